@@ -1,0 +1,44 @@
+# Chatter: `make run` serves the API on :8080, `make test` runs the test suite.
+# Both set everything up first (virtualenv, packages, local MariaDB/Redis when needed).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run test lint bench migrate openapi clean system-deps
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,lint,bench]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+# MariaDB and Redis binaries, only when the configured services are unreachable (Debian: apt-get).
+system-deps:
+	@bash tools/system-deps.sh
+
+run: install system-deps
+	$(PY) -m server run
+
+test: install system-deps
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+migrate: install system-deps
+	$(PY) -m server migrate
+
+openapi: install
+	$(PY) -m server openapi > openapi.json
+
+bench: install system-deps
+	$(PY) -m bench run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Load-testing kit: seed data, wrk and WebSocket scenarios, reports."""

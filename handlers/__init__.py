@@ -1,0 +1,18 @@
+"""HTTP handlers, one module per area; each exposes `routes` and optionally `setup(app)`."""
+
+from __future__ import annotations
+
+import importlib
+
+from aiohttp import web
+
+AREAS = ["health", "auth", "users", "follows", "posts", "comments", "media", "messages",
+         "notifications", "realtime"]
+
+
+def setup(app: web.Application) -> None:
+    for area in AREAS:
+        module = importlib.import_module(f"handlers.{area}")
+        if hasattr(module, "setup"):
+            module.setup(app)
+        app.router.add_routes(module.routes)

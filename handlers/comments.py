@@ -1,0 +1,5 @@
+"""Handlers for comments (see shared/API.md)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

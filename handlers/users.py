@@ -1,0 +1,5 @@
+"""Handlers for users (see shared/API.md)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

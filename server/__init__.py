@@ -1,0 +1,1 @@
+"""Chatter server: configuration, app factory, database, Redis, auth and the HTTP pipeline."""

@@ -1,0 +1,109 @@
+"""The application factory, used by the CLI, gunicorn and the tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp_cors
+from aiohttp import web
+
+import handlers
+from server.auth import check_secret
+from server.config import Config, load_config
+from server.db import Database
+from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
+from server.metrics import Metrics
+from server.middlewares import (
+    auth_middleware,
+    error_middleware,
+    metrics_middleware,
+    on_prepare,
+    request_id_middleware,
+    timeout_middleware,
+)
+from server.redis import Redis
+from ws.bus import Bus, MemoryBus
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.Application:
+    config = config or load_config()
+    check_secret(config)
+    app = web.Application(
+        client_max_size=config.http.max_body,
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware,
+                     timeout_middleware, auth_middleware],
+    )
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[SERVICES] = {}
+    app.on_response_prepare.append(on_prepare)
+    app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus)])
+    handlers.setup(app)
+    _setup_cors(app, config)
+    return app
+
+
+async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
+    # bcrypt and Pillow release the GIL, so a few threads use both cores.
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blocking")
+    app[EXECUTOR] = executor
+    yield
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def _db_ctx(app: web.Application) -> AsyncIterator[None]:
+    db = await Database.connect(app[CONFIG])
+    app[DB] = db
+    app[METRICS].watch_pool(lambda: (db.pool.size, db.pool.freesize, db.pool.maxsize))
+    yield
+    await db.close()
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[REDIS] = Redis.from_config(app[CONFIG])
+    yield
+    await app[REDIS].close()
+
+
+def _bus_ctx(bus: Bus | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        chosen = bus
+        if chosen is None:
+            if app[CONFIG].bus.backend == "redis":
+                from ws.redis_bus import RedisBus
+
+                chosen = RedisBus(app[CONFIG], app[REDIS].prefix)
+            else:
+                chosen = MemoryBus()
+        app[BUS] = chosen
+        await chosen.start()
+        yield
+        await chosen.stop()
+
+    return ctx
+
+
+def _setup_cors(app: web.Application, config: Config) -> None:
+    """CORS only for the configured origins; an unknown Origin gets no CORS headers at all."""
+    options = aiohttp_cors.ResourceOptions(
+        allow_credentials=True,
+        expose_headers=("X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
+                        "RateLimit-Reset", "Location"),
+        allow_headers=("Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"),
+        max_age=600,
+    )
+    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in config.http.cors_origins})
+    for route in list(app.router.routes()):
+        if route.method in ("OPTIONS", "HEAD") or route.resource is None:
+            continue
+        info = route.resource.get_info()
+        if "prefix" in info:  # static files
+            continue
+        try:
+            cors.add(route)
+        except ValueError:
+            pass  # already added (e.g. GET and HEAD on one resource)

@@ -1,0 +1,193 @@
+"""Tokens and sessions: JWT access tokens, opaque rotating refresh tokens, revocation checks."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+import redis.exceptions
+from aiohttp import web
+
+from server.config import Config
+from server.db import Conn
+from server.errors import ServiceUnavailable, Unauthorized
+from server.keys import CONFIG, DB, PRINCIPAL, REDIS
+from server.queries import QUERIES as Q
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "HS256"  # pinned on decode: alg=none or RS/HS confusion never verifies
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ", "sid"]
+# Session state is cached this long in Redis; revocation overwrites it at once.
+SESSION_CACHE_TTL = 300
+TOKEN_TYPES = {"access", "refresh", "ws", "reset"}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: int
+    session_id: int
+    kind: str = "api"
+
+
+def check_secret(config: Config) -> None:
+    if len(config.auth.secret.encode()) < 32:
+        raise ValueError("auth.secret must be at least 32 bytes")
+
+
+def encode_token(config: Config, *, user_id: int, session_id: int, typ: str = "access",
+                 ttl: int | None = None, kind: str = "api") -> str:
+    now = int(time.time())
+    claims = {
+        "iss": config.auth.issuer,
+        "aud": config.auth.audience,
+        "sub": str(user_id),
+        "sid": session_id,
+        "typ": typ,
+        "knd": kind,
+        "iat": now,
+        "exp": now + (ttl or config.auth.access_ttl),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, config.auth.secret, algorithm=ALGORITHM)
+
+
+def decode_token(config: Config, token: str, typ: str = "access") -> Principal:
+    """Verify signature, algorithm, claims and type; any failure is a 401."""
+    try:
+        claims = jwt.decode(
+            token,
+            config.auth.secret,
+            algorithms=[ALGORITHM],
+            audience=config.auth.audience,
+            issuer=config.auth.issuer,
+            leeway=config.auth.leeway,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The token has expired.") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("The token is not valid.") from None
+    if claims.get("typ") != typ:
+        raise Unauthorized("The token is not valid.")
+    try:
+        return Principal(int(claims["sub"]), int(claims["sid"]), str(claims.get("knd", "api")))
+    except (TypeError, ValueError):
+        raise Unauthorized("The token is not valid.") from None
+
+
+def new_opaque_token() -> tuple[str, bytes]:
+    """(token for the client, SHA-256 to store)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def session_key(app: web.Application, session_id: int) -> str:
+    return app[REDIS].key("sess", session_id)
+
+
+async def session_active(app: web.Application, principal: Principal) -> bool:
+    """Redis-cached session state, MySQL when Redis is unreachable: fail closed, never open."""
+    r = app[REDIS]
+    key = session_key(app, principal.session_id)
+    try:
+        cached = await r.client.get(key)
+        if cached is not None:
+            return cached == str(principal.user_id)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        cached = None
+        redis_up = False
+    else:
+        redis_up = True
+    try:
+        row = await app[DB].fetchone(Q.sessions.state, {"id": principal.session_id})
+    except Exception as exc:
+        log.warning("session check failed: %s", exc)
+        raise ServiceUnavailable() from exc
+    active = bool(row and row["active"] and row["user_id"] == principal.user_id)
+    if redis_up:
+        try:
+            await r.client.set(key, str(principal.user_id) if active else "0", ex=SESSION_CACHE_TTL)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            pass
+    return active
+
+
+async def create_session(conn: Conn, config: Config, *, user_id: int, kind: str = "api",
+                         user_agent: str | None = None, ip: str | None = None) -> dict:
+    """Insert a session and its first refresh token; return the token response body parts."""
+    ttl = config.auth.conduit_ttl if kind == "conduit" else config.auth.refresh_ttl
+    session_id = await conn.insert(Q.sessions.create, {
+        "user_id": user_id, "kind": kind, "user_agent": (user_agent or "")[:255] or None,
+        "ip": ip, "ttl": ttl})
+    refresh, refresh_hash = new_opaque_token()
+    await conn.execute(Q.sessions.add_refresh, {"token_hash": refresh_hash, "session_id": session_id})
+    return token_pair(config, user_id=user_id, session_id=session_id, refresh=refresh, kind=kind)
+
+
+def token_pair(config: Config, *, user_id: int, session_id: int, refresh: str, kind: str = "api") -> dict:
+    ttl = config.auth.conduit_ttl if kind == "conduit" else config.auth.access_ttl
+    return {
+        "access_token": encode_token(config, user_id=user_id, session_id=session_id, ttl=ttl, kind=kind),
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "session_id": session_id,
+    }
+
+
+async def forget_sessions(app: web.Application, session_ids: list[int]) -> None:
+    """After a revocation commits: mark the cached states revoked (MySQL already says so)."""
+    if not session_ids:
+        return
+    r = app[REDIS]
+    try:
+        async with r.client.pipeline(transaction=False) as pipe:
+            for sid in session_ids:
+                pipe.set(session_key(app, sid), "0", ex=SESSION_CACHE_TTL)
+            await pipe.execute()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        log.warning("could not mark sessions %s revoked in Redis: %s", session_ids, exc)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token from `Authorization: Bearer <t>` (or Conduit's `Token <t>`)."""
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() not in ("bearer", "token") or not token.strip():
+        raise Unauthorized("Use 'Authorization: Bearer <access token>'.")
+    return token.strip()
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    token = bearer_token(request)
+    if token is None:
+        return None
+    app = request.app
+    principal = decode_token(app[CONFIG], token)
+    if not await session_active(app, principal):
+        raise Unauthorized("The session has ended; log in again.")
+    return principal
+
+
+def viewer_id(request: web.Request) -> int | None:
+    principal = request.get(PRINCIPAL)
+    return principal.user_id if principal else None
+
+
+def require_user(request: web.Request) -> int:
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        raise Unauthorized()
+    return principal.user_id

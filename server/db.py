@@ -1,0 +1,196 @@
+"""MySQL access: the aiomysql pool, a transaction context, helpers named for what they return."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiomysql
+import pymysql
+
+from server.config import Config
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Transient errors worth retrying a whole transaction for:
+#   1213 ER_LOCK_DEADLOCK: InnoDB chose this transaction as the deadlock victim.
+#   1205 ER_LOCK_WAIT_TIMEOUT: innodb_lock_wait_timeout elapsed.
+RETRY_CODES = {1213, 1205}
+# The server is gone or unreachable (mapped to 503 by the error middleware):
+#   2003 can't connect, 2006 server has gone away, 2013 lost connection during query,
+#   1040 too many connections, 1053 server shutdown in progress.
+UNAVAILABLE_CODES = {2003, 2006, 2013, 1040, 1053}
+
+
+class DatabaseUnavailable(Exception):
+    """MySQL cannot be reached."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, DatabaseUnavailable | ConnectionError | asyncio.TimeoutError):
+        return True
+    if isinstance(exc, pymysql.err.OperationalError | pymysql.err.InterfaceError):
+        code = exc.args[0] if exc.args else None
+        return code in UNAVAILABLE_CODES or isinstance(exc, pymysql.err.InterfaceError)
+    return False
+
+
+def error_code(exc: BaseException) -> int | None:
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
+        return exc.args[0]
+    return None
+
+
+class Cursor(aiomysql.Cursor):
+    """No SHOW WARNINGS round trip: INSERT IGNORE duplicates are expected, not worth a Python warning."""
+
+    async def _show_warnings(self, conn) -> None:
+        return None
+
+
+class DictCursor(aiomysql.DictCursor):
+    async def _show_warnings(self, conn) -> None:
+        return None
+
+
+class Conn:
+    """One connection (inside or outside a transaction) with query helpers."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: aiomysql.Connection):
+        self.raw = raw
+
+    async def execute(self, sql: str, args: Any = None) -> int:
+        """Run a statement; return the affected row count."""
+        async with self.raw.cursor(Cursor) as cur:
+            return await cur.execute(sql, args)
+
+    async def insert(self, sql: str, args: Any = None) -> int:
+        """Run an INSERT; return the new AUTO_INCREMENT id."""
+        async with self.raw.cursor(Cursor) as cur:
+            await cur.execute(sql, args)
+            return cur.lastrowid
+
+    async def executemany(self, sql: str, args: list) -> int:
+        async with self.raw.cursor(Cursor) as cur:
+            return await cur.executemany(sql, args)
+
+    async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
+        async with self.raw.cursor(DictCursor) as cur:
+            await cur.execute(sql, args)
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+        async with self.raw.cursor(DictCursor) as cur:
+            await cur.execute(sql, args)
+            return list(await cur.fetchall())
+
+    async def fetchval(self, sql: str, args: Any = None) -> Any:
+        """First column of the first row, or None."""
+        async with self.raw.cursor(Cursor) as cur:
+            await cur.execute(sql, args)
+            row = await cur.fetchone()
+            return row[0] if row else None
+
+
+class Database:
+    """The pool. Single statements run in autocommit; `transaction()` for several."""
+
+    def __init__(self, pool: aiomysql.Pool, retries: int = 3):
+        self.pool = pool
+        self.retries = retries
+
+    @classmethod
+    async def connect(cls, config: Config, database: str | None = None) -> Database:
+        db = config.db
+        try:
+            pool = await aiomysql.create_pool(
+                host=db.host,
+                port=db.port,
+                user=db.user,
+                password=db.password,
+                db=database if database is not None else db.name,
+                minsize=config.database.pool_min,
+                maxsize=config.database.pool_max,
+                pool_recycle=config.database.pool_recycle,
+                connect_timeout=config.database.connect_timeout,
+                autocommit=True,
+                charset="utf8mb4",
+                init_command="SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
+                "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'",
+            )
+        except (pymysql.err.OperationalError, OSError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        return cls(pool, config.database.retries)
+
+    async def close(self) -> None:
+        self.pool.close()
+        await self.pool.wait_closed()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        try:
+            raw = await self.pool.acquire()
+        except (pymysql.err.OperationalError, OSError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        try:
+            yield Conn(raw)
+        except (asyncio.CancelledError, pymysql.err.MySQLError, OSError):
+            # A connection interrupted mid-query may hold unread results: drop it.
+            raw.close()
+            raise
+        finally:
+            self.pool.release(raw)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """BEGIN ... COMMIT; ROLLBACK on any error. COMMIT/ROLLBACK are shielded from cancellation."""
+        async with self.connection() as conn:
+            await conn.raw.begin()
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.raw.rollback())
+                raise
+            else:
+                await asyncio.shield(conn.raw.commit())
+
+    async def run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run fn(conn) in a transaction, retried on deadlock or lock wait timeout."""
+        for attempt in range(self.retries + 1):
+            try:
+                async with self.transaction() as conn:
+                    return await fn(conn)
+            except pymysql.err.OperationalError as exc:
+                if error_code(exc) not in RETRY_CODES or attempt == self.retries:
+                    raise
+                log.info("retrying transaction after MySQL error %s", error_code(exc))
+                await asyncio.sleep(0.005 * (2**attempt))
+        raise AssertionError("unreachable")
+
+    # Autocommit helpers for single statements.
+    async def execute(self, sql: str, args: Any = None) -> int:
+        async with self.connection() as conn:
+            return await conn.execute(sql, args)
+
+    async def insert(self, sql: str, args: Any = None) -> int:
+        async with self.connection() as conn:
+            return await conn.insert(sql, args)
+
+    async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
+        async with self.connection() as conn:
+            return await conn.fetchone(sql, args)
+
+    async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+        async with self.connection() as conn:
+            return await conn.fetchall(sql, args)
+
+    async def fetchval(self, sql: str, args: Any = None) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(sql, args)

@@ -1,0 +1,43 @@
+"""Prometheus metrics: request latency by route template, in-flight requests, pool and socket use."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+
+class Metrics:
+    """One registry per app, so tests and several apps in one process don't collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "chatter_request_seconds", "HTTP request latency", ["method", "route", "status"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.in_flight = Gauge("chatter_requests_in_flight", "Requests being served", registry=self.registry)
+        self.sockets = Gauge("chatter_websockets_open", "Open WebSockets in this process",
+                             registry=self.registry)
+        self._pool_source = None
+
+    def watch_pool(self, source) -> None:
+        """source() -> (size, free, maxsize) of the MySQL pool."""
+        self._pool_source = source
+        metrics = self
+
+        class PoolCollector:
+            def collect(self):
+                if metrics._pool_source is None:
+                    return
+                size, free, maxsize = metrics._pool_source()
+                g = GaugeMetricFamily("chatter_db_pool_connections", "MySQL pool connections", labels=["state"])
+                g.add_metric(["in_use"], size - free)
+                g.add_metric(["idle"], free)
+                g.add_metric(["max"], maxsize)
+                yield g
+
+        self.registry.register(PoolCollector())
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,87 @@
+"""JSON in and out: orjson encoding, ISO-8601 millisecond times, strict body parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from aiohttp import web
+from marshmallow import Schema, ValidationError
+
+from server.errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """2026-11-21T12:34:56.789Z (naive datetimes from MySQL are UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, dt.datetime):
+        return iso(obj)
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    if isinstance(obj, bytes):
+        return obj.decode()
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def dumps(data: Any) -> bytes:
+    return orjson.dumps(data, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(data), status=status, content_type=JSON, headers=headers)
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=dumps(body), status=body["status"], content_type=PROBLEM, headers=headers)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The parsed body: 415 if it is not JSON, 400 if it does not parse, 413 if too large."""
+    if request.content_type not in (JSON, "application/merge-patch+json") and request.body_exists:
+        raise UnsupportedMediaType(f"Send the body as {JSON}.")
+    raw = await request.read()  # client_max_size turns an oversized body into 413
+    if not raw:
+        raise BadRequest("The request body is empty; send a JSON object.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON: {exc}") from None
+
+
+async def load_body(request: web.Request, schema: Schema, *, partial: bool = False) -> dict[str, Any]:
+    """Parse and validate a JSON object body; unknown fields are a 422."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ValidationFailed({"_body": ["Send a JSON object."]})
+    return validate(schema, data, partial=partial)
+
+
+def validate(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as exc:
+        raise ValidationFailed(exc.messages) from None
+
+
+def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """Validate query parameters; a bad one is a 400 (API.md)."""
+    try:
+        return schema.load(dict(request.query))
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_query": exc.messages}
+        detail = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                           for k, v in messages.items())
+        raise BadRequest(f"Bad query parameter: {detail}") from None

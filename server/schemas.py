@@ -1,0 +1,92 @@
+"""Marshmallow schemas shared by several areas: field rules and the documented output objects."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+
+class Strict(Schema):
+    """Input schemas: unknown fields are a 422, never silently saved."""
+
+    class Meta:
+        unknown = RAISE
+
+
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_]{3,30}$",
+                           error="3–30 characters: letters, digits and underscore.")
+
+
+def password_rule(value: str) -> None:
+    size = len(value.encode("utf-8"))
+    if size < 8 or size > 72:
+        raise ValidationError("Must be 8–72 bytes of UTF-8.")
+
+
+def email_rule(value: str) -> None:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class Username(fields.String):
+    def __init__(self, **kw):
+        super().__init__(validate=USERNAME, **kw)
+
+
+class Password(fields.String):
+    def __init__(self, **kw):
+        super().__init__(validate=password_rule, **kw)
+
+
+class Email(fields.String):
+    def __init__(self, **kw):
+        super().__init__(validate=[validate.Length(max=254), email_rule], **kw)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        return value.strip()
+
+
+# Output objects, for the OpenAPI document (responses are built in server/present.py).
+class UserSummarySchema(Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    full_name = fields.String(allow_none=True)
+    profile_pic = fields.String(allow_none=True)
+
+
+class UserSchema(UserSummarySchema):
+    bio = fields.String(allow_none=True)
+    location = fields.String(allow_none=True)
+    join_date = fields.Date()
+    followers_count = fields.Integer()
+    following_count = fields.Integer()
+    posts_count = fields.Integer()
+    created_at = fields.String()
+    updated_at = fields.String()
+    following = fields.Boolean(metadata={"description": "with a token: the viewer follows this user"})
+    followed_by = fields.Boolean(metadata={"description": "with a token: this user follows the viewer"})
+    email = fields.String(metadata={"description": "only on /users/me"})
+
+
+class MediaSchema(Schema):
+    id = fields.Integer(required=True)
+    type = fields.String(validate=validate.OneOf(["image", "video", "gif"]))
+    url = fields.String()
+    thumbnail_url = fields.String(allow_none=True)
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    duration = fields.Float(allow_none=True)
+    size = fields.Integer()
+    content_type = fields.String()
+    created_at = fields.String()
+
+
+class TokenPairSchema(Schema):
+    user = fields.Nested(UserSchema)
+    access_token = fields.String()
+    refresh_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()

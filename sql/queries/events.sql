@@ -1,0 +1,22 @@
+-- Per-user event stream: seq assignment and the durable replay log.
+
+-- name: next_seq!
+-- LAST_INSERT_ID(expr) makes the new value this connection's lastrowid: one round trip.
+INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(1))
+ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + 1)
+
+-- name: append!
+INSERT INTO user_events (user_id, seq, type, payload) VALUES (%(user_id)s, %(seq)s, %(type)s, %(payload)s)
+
+-- name: latest_seq$
+SELECT seq FROM user_event_seq WHERE user_id = %(user_id)s
+
+-- name: since
+SELECT seq, type, payload FROM user_events
+WHERE user_id = %(user_id)s AND seq > %(seq)s ORDER BY seq LIMIT %(limit)s
+
+-- name: oldest_seq$
+SELECT MIN(seq) FROM user_events WHERE user_id = %(user_id)s
+
+-- name: prune!
+DELETE FROM user_events WHERE user_id = %(user_id)s AND seq <= %(seq)s

@@ -1,0 +1,1 @@
+"""Real time: event bus, per-user event stream, WebSocket hub."""

@@ -1,0 +1,64 @@
+"""Pub/sub between worker processes: one interface, an in-memory and a Redis implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+Callback = Callable[[str, str], Awaitable[None]]
+
+
+class Bus(ABC):
+    """Channels carry strings; subscribers are called with (channel, message)."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Callback]] = defaultdict(set)
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    @abstractmethod
+    async def publish(self, channel: str, message: str) -> None: ...
+
+    async def subscribe(self, channel: str, callback: Callback) -> None:
+        first = not self._subscribers[channel]
+        self._subscribers[channel].add(callback)
+        if first:
+            await self._listen(channel)
+
+    async def unsubscribe(self, channel: str, callback: Callback) -> None:
+        subs = self._subscribers.get(channel)
+        if not subs:
+            return
+        subs.discard(callback)
+        if not subs:
+            del self._subscribers[channel]
+            await self._unlisten(channel)
+
+    async def _listen(self, channel: str) -> None:  # noqa: B027 - backends that need it override
+        pass
+
+    async def _unlisten(self, channel: str) -> None:  # noqa: B027
+        pass
+
+    async def _deliver(self, channel: str, message: str) -> None:
+        for callback in list(self._subscribers.get(channel, ())):
+            try:
+                await callback(channel, message)
+            except Exception:
+                log.exception("bus subscriber failed on %s", channel)
+
+
+class MemoryBus(Bus):
+    """Single process: publish calls the subscribers directly."""
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self._deliver(channel, message)
+        await asyncio.sleep(0)
