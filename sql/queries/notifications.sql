@@ -1,0 +1,25 @@
+-- Notifications: written in the transaction of the action that causes them.
+
+-- name: create<!
+INSERT INTO notifications (user_id, type, actor_id, post_id, comment_id, message_id, response_id)
+VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(message_id)s, %(response_id)s)
+
+-- name: by_id^
+SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
+FROM notifications n
+JOIN users u ON u.id = n.actor_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE n.id = %(id)s
+
+-- name: find_unread
+-- The unread notification an action made, to remove when the action is undone.
+SELECT id FROM notifications
+WHERE user_id = %(user_id)s AND actor_id = %(actor_id)s AND type = %(type)s AND is_read = FALSE
+  AND post_id <=> %(post_id)s AND comment_id <=> %(comment_id)s
+FOR UPDATE
+
+-- name: delete_ids!
+DELETE FROM notifications WHERE id IN %(ids)s
+
+-- name: unread_count$
+SELECT COUNT(*) FROM notifications WHERE user_id = %(user_id)s AND is_read = FALSE
