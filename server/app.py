@@ -22,7 +22,9 @@ from server.middlewares import (
     on_prepare,
     request_id_middleware,
     timeout_middleware,
+    write_limit_middleware,
 )
+from server.ratelimit import RateLimiter
 from server.redis import Redis
 from ws.bus import Bus, MemoryBus
 
@@ -35,7 +37,7 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app = web.Application(
         client_max_size=config.http.max_body,
         middlewares=[request_id_middleware, metrics_middleware, error_middleware,
-                     timeout_middleware, auth_middleware],
+                     timeout_middleware, auth_middleware, write_limit_middleware],
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()
@@ -65,6 +67,7 @@ async def _db_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = Redis.from_config(app[CONFIG])
+    app[SERVICES]["ratelimit"] = RateLimiter(app[REDIS], app[CONFIG].ratelimit.enabled)
     yield
     await app[REDIS].close()
 

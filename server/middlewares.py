@@ -14,7 +14,7 @@ from aiohttp import web
 from server import auth
 from server.db import is_unavailable
 from server.errors import ApiError, ServiceUnavailable, Unauthorized, problem
-from server.keys import CONFIG, METRICS, PRINCIPAL, REQUEST_ID
+from server.keys import CONFIG, METRICS, PRINCIPAL, REQUEST_ID, SERVICES
 from server.logs import request_id_var
 from server.openapi import AUTH_REQUIRED
 from server.responses import problem_response
@@ -112,6 +112,23 @@ async def auth_middleware(request: web.Request, handler):
     if principal is None and getattr(route_handler, "__auth__", None) == AUTH_REQUIRED:
         raise Unauthorized()
     return await handler(request)
+
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def write_limit_middleware(request: web.Request, handler):
+    """Per-user budget for writes (ratelimit.writes_user); auth routes have their own limits."""
+    principal = request.get(PRINCIPAL)
+    if principal is None or request.method not in _UNSAFE or request.path.startswith("/api/v1/auth/"):
+        return await handler(request)
+    limiter = request.app[SERVICES]["ratelimit"]
+    state = await limiter.hit("writes_user", principal.user_id, request.app[CONFIG].ratelimit.writes_user)
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(state.headers())
+    return response
 
 
 # Optional browser-session authenticator (aiohttp-session), installed by the accounts area:

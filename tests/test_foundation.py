@@ -343,3 +343,24 @@ async def test_graceful_shutdown_closes_pools(config):
     pool = app[DB].pool
     await runner.cleanup()
     assert pool.closed
+
+
+async def test_writes_are_rate_limited_per_user(make_config, aiohttp_client, make_user):
+    app = create_app(make_config(ratelimit={"enabled": True, "writes_user": "3/60"}))
+
+    async def write(request):
+        return web.json_response({"ok": True}, status=201)
+
+    from server.openapi import docs
+    app.router.add_post("/api/v1/_probe", docs("probe", auth="required")(write))
+    client = await aiohttp_client(app)
+    token = (await (await client.post("/api/v1/auth/register", json={
+        "username": "writer", "email": "w@example.com", "password": "long enough pw"})).json())["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = [(await client.post("/api/v1/_probe", headers=headers)).status for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    resp = await client.post("/api/v1/_probe", headers=headers)
+    body = await problem_of(resp, 429)
+    assert int(resp.headers["Retry-After"]) > 0 and body["status"] == 429
+    assert "RateLimit-Limit" in resp.headers
+    assert (await client.post("/api/v1/_probe")).status == 401
