@@ -18,6 +18,7 @@ from server.db import Conn
 from server.errors import ServiceUnavailable, Unauthorized
 from server.keys import CONFIG, DB, PRINCIPAL, REDIS
 from server.queries import QUERIES as Q
+from ws import events
 
 log = logging.getLogger(__name__)
 
@@ -191,3 +192,28 @@ def require_user(request: web.Request) -> int:
     if principal is None:
         raise Unauthorized()
     return principal.user_id
+
+
+async def revoke_session(conn: Conn, session_id: int, reason: str) -> list[int]:
+    """Inside a transaction: revoke one session; [id] if it was live, else []."""
+    changed = await conn.execute(Q.sessions.revoke, {"id": session_id, "reason": reason})
+    return [session_id] if changed else []
+
+
+async def revoke_user_sessions(conn: Conn, user_id: int, reason: str, *, keep: int = 0) -> list[int]:
+    """Inside a transaction: revoke every live session of user_id except `keep`; their ids."""
+    rows = await conn.fetchall(Q.sessions.active_ids_except, {"user_id": user_id, "keep": keep})
+    await conn.execute(Q.sessions.revoke_all_of_user, {"user_id": user_id, "reason": reason, "keep": keep})
+    return [row["id"] for row in rows]
+
+
+async def sessions_revoked(app: web.Application, user_id: int, session_ids: list[int]) -> None:
+    """After the revocation commits: the cache says revoked at once, open sockets close.
+
+    Emits the transient event {"type": "session.revoked", "data": {"session_ids": [...]}}
+    that the WebSocket hub consumes (close code 4001).
+    """
+    if not session_ids:
+        return
+    await forget_sessions(app, session_ids)
+    await events.publish_transient(app, user_id, "session.revoked", {"session_ids": list(session_ids)})
