@@ -7,7 +7,7 @@ import importlib
 from aiohttp import web
 
 AREAS = ["health", "auth", "users", "follows", "posts", "comments", "media", "messages",
-         "notifications", "realtime"]
+         "notifications", "realtime", "avatars", "conduit"]
 
 
 def setup(app: web.Application) -> None:

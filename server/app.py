@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,8 +51,9 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
 
 
 async def _executor_ctx(app: web.Application) -> AsyncIterator[None]:
-    # bcrypt and Pillow release the GIL, so a few threads use both cores.
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blocking")
+    # bcrypt and Pillow release the GIL; one core is left to the event loop.
+    threads = app[CONFIG].server.blocking_threads or max(1, (os.cpu_count() or 2) - 1)
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="blocking")
     app[EXECUTOR] = executor
     yield
     executor.shutdown(wait=True, cancel_futures=True)

@@ -70,6 +70,7 @@ class HttpSchema(_Strict):
 class ServerSchema(_Strict):
     workers = fields.Integer(required=True, validate=validate.Range(1, 64))
     shutdown_timeout = fields.Float(required=True, validate=validate.Range(min=0))
+    blocking_threads = fields.Integer(required=True, validate=validate.Range(0, 64))
 
 
 class DatabaseSchema(_Strict):

@@ -90,7 +90,9 @@ async def error_middleware(request: web.Request, handler):
 @web.middleware
 async def timeout_middleware(request: web.Request, handler):
     """Shed requests that run too long (503) instead of letting them queue without bound."""
-    if request.headers.get("Upgrade", "").lower() == "websocket":
+    # Sockets live long, and uploads are bounded by their size limits instead (a slow link
+    # sending a large video must not be cut off mid-body).
+    if request.headers.get("Upgrade", "").lower() == "websocket" or request.content_type.startswith("multipart/"):
         return await handler(request)
     try:
         async with asyncio.timeout(request.app[CONFIG].http.request_timeout):

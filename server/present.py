@@ -52,3 +52,19 @@ def user_summary(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
         "full_name": row["full_name"],
         "profile_pic": media_url(app, row.get("avatar_key")),
     }
+
+
+def media(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
+    """Media from a `media` row."""
+    return {
+        "id": row["id"],
+        "type": row["media_type"],
+        "url": media_url(app, row["storage_key"]),
+        "thumbnail_url": media_url(app, row.get("thumb_key")),
+        "width": row["width"],
+        "height": row["height"],
+        "duration": row["duration"],
+        "size": row["size"],
+        "content_type": row["content_type"],
+        "created_at": iso(row["created_at"]),
+    }

@@ -6,9 +6,11 @@ import asyncio
 import base64
 import json
 import re
+import statistics
 import time
 from pathlib import Path
 
+import bcrypt
 import jwt
 import orjson
 
@@ -348,7 +350,14 @@ async def test_health_stays_fast_while_logins_hash(aiohttp_client, make_config):
         timings.append(time.perf_counter() - start)
     assert all(r.status == 200 for r in await logins)
     assert len(timings) >= 3, timings
-    assert max(timings) < 0.2, timings
+    # Compared with one hash timed now, on this machine under its current load: a login hashing
+    # on the loop would stall /healthz for a whole hash at least.
+    start = time.perf_counter()
+    bcrypt.hashpw(b"calibration", bcrypt.gensalt(12))
+    one_hash = time.perf_counter() - start
+    # Hashing on the loop would put a whole hash in front of almost every /healthz; a busy machine
+    # only delays a few of them, so the median tells the two apart.
+    assert statistics.median(timings) < one_hash / 4, (timings, one_hash)
 
 
 async def test_revocation_holds_while_redis_is_down(aiohttp_client, make_config, private_redis):

@@ -1,0 +1,207 @@
+"""Processes the bench starts (servers) and measures (CPU and memory from /proc, psutil-free)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PROC = Path("/proc")
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-files limit to the hard one (children inherit it); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            return hard
+    return soft
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # comm may hold spaces and parentheses: split after the last ')'.
+    return raw[raw.rfind(")") + 2:].split()
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of one process, in clock ticks (0 when it is gone)."""
+    fields = _stat(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0
+
+
+def host_busy_ticks() -> int:
+    """Busy (non-idle, non-iowait) ticks of the whole machine, all cores."""
+    try:
+        first = (PROC / "stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0
+    values = [int(v) for v in first[1:9]]
+    return sum(values) - values[3] - values[4]
+
+
+def all_pids() -> list[int]:
+    return [int(p.name) for p in PROC.iterdir() if p.name.isdigit()]
+
+
+def tree(pid: int) -> list[int]:
+    """pid and all its descendants (gunicorn master + workers)."""
+    children: dict[int, list[int]] = {}
+    for p in all_pids():
+        fields = _stat(p)
+        if fields:
+            children.setdefault(int(fields[1]), []).append(p)
+    out, todo = [], [pid]
+    while todo and len(out) < 10_000:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def pids_named(*names: str) -> list[int]:
+    found = []
+    for p in all_pids():
+        try:
+            comm = (PROC / str(p) / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names:
+            found.append(p)
+    return found
+
+
+def rss_kib(pids: list[int]) -> int:
+    """Sum of VmRSS over pids, in KiB."""
+    total = 0
+    for p in pids:
+        try:
+            for line in (PROC / str(p) / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+@dataclass
+class CpuSampler:
+    """CPU % (100 = one core) of process groups between start() and stop().
+
+    Groups are callables returning pids, re-evaluated at both ends so workers started
+    in between count; a process gone by the end contributes what it had at the start.
+    The load generator is measured with getrusage: `"children"` (wrk, reaped before stop())
+    or `"self"` (our own WebSocket client).
+    """
+
+    groups: dict[str, object]
+    loadgen: str = "children"
+    _start: dict[str, dict[int, int]] = field(default_factory=dict)
+    _t0: float = 0.0
+    _usage0: float = 0.0
+    _host0: int = 0
+
+    def _usage(self) -> float:
+        who = resource.RUSAGE_CHILDREN if self.loadgen == "children" else resource.RUSAGE_SELF
+        ru = resource.getrusage(who)
+        return ru.ru_utime + ru.ru_stime
+
+    def _snapshot(self) -> dict[str, dict[int, int]]:
+        return {name: {p: cpu_ticks(p) for p in fn()} for name, fn in self.groups.items()}
+
+    def start(self) -> None:
+        self._start = self._snapshot()
+        self._host0 = host_busy_ticks()
+        self._usage0 = self._usage()
+        self._t0 = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        end = self._snapshot()
+        wall = max(time.monotonic() - self._t0, 1e-6)
+        out = {}
+        for name, ticks in end.items():
+            before = self._start.get(name, {})
+            used = sum(t - before.get(p, 0) for p, t in ticks.items())
+            out[name] = round(100.0 * used / CLK_TCK / wall, 1)
+        out["loadgen"] = round(100.0 * (self._usage() - self._usage0) / wall, 1)
+        # The whole machine: well above the sum of the others means something else competed.
+        out["host"] = round(100.0 * (host_busy_ticks() - self._host0) / CLK_TCK / wall, 1)
+        return out
+
+
+@dataclass
+class Server:
+    """A process group we started (bench hello server or the Chatter server)."""
+
+    name: str
+    proc: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def pids(self) -> list[int]:
+        return tree(self.proc.pid) if self.proc.poll() is None else []
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM our own process group, SIGKILL it if it lingers."""
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start(name: str, argv: list[str], port: int, log_path: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> Server:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as logf:
+        proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True)
+    return Server(name, proc, port, log_path)
+
+
+def wait_http(server: Server, path: str, timeout: float = 60.0) -> bool:
+    """Poll http://127.0.0.1:<port><path> until a 200, the process exits, or the timeout."""
+    url = f"http://127.0.0.1:{server.port}{path}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL we built
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    return False

@@ -1,0 +1,371 @@
+"""`python -m bench run`: start servers, run the scenarios (bounded, loopback only), write the report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench import procs, report, seed, tokens, wrk, wsbench
+from server.config import ROOT, Config, load_config
+from server.localsvc import free_port
+
+HOST = "127.0.0.1"  # loopback only, always
+VAR = ROOT / "var" / "bench"
+RESULTS = Path(__file__).resolve().parent / "results"
+BENCH_DATABASE = "chatter_bench"
+REDIS_PREFIX = "bench:"
+
+HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_heavy", "public_timeline",
+                  "comments", "like_toggle", "create_post", "mixed", "login"]
+WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
+SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
+
+
+@dataclass
+class Options:
+    scenarios: list[str] = field(default_factory=lambda: list(SCENARIOS))
+    workers: list[int] = field(default_factory=lambda: [1, 2])
+    duration: float = 10.0
+    connections: int = 64
+    threads: int = 2
+    warmup: float = 1.0
+    login_connections: int = 20
+    ws_sockets: int = 10_000
+    chat_pairs: int = 50
+    chat_rate: float | None = None  # None: 300/s with one worker, 700/s with more
+    fanout_receivers: int = 200
+    tokens: int = 1_000
+    database: str = BENCH_DATABASE
+    out_dir: Path = RESULTS
+    reseed: bool = False
+
+
+def bench_config(database: str = BENCH_DATABASE, environ: dict | None = None) -> Config:
+    """The configured services (private ones started when unreachable), pointed at the bench database."""
+    from server.localsvc import ensure_services
+
+    base = load_config(environ=environ)
+    if database == base.db.name:
+        raise SystemExit(f"refusing to use {database!r}: it is the server's own database and the bench "
+                         "wipes what it seeds; pick another with --database")
+    db_url, redis_url, _ = ensure_services(base.database.url, base.redis.url, ROOT / "var")
+    db_url = urlsplit(db_url)._replace(path=f"/{database}").geturl()
+    return load_config(environ=environ, overrides={"database": {"url": db_url},
+                                                   "redis": {"url": redis_url, "prefix": REDIS_PREFIX}})
+
+
+def server_env(config: Config, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "CHATTER_DATABASE__URL": config.database.url,
+        "CHATTER_REDIS__URL": config.redis.url,
+        "CHATTER_REDIS__PREFIX": REDIS_PREFIX,
+        "CHATTER_AUTH__SECRET": config.auth.secret,
+        "CHATTER_RATELIMIT__ENABLED": "false",
+        "CHATTER_LOG__LEVEL": "WARNING",
+        "CHATTER_HTTP__HOST": HOST,
+        "CHATTER_HTTP__PORT": str(port),
+    })
+    return env
+
+
+def _say(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _forget_redis_state(config: Config) -> None:
+    """Drop this bench's own Redis keys (cached sessions of a previous dataset would be stale)."""
+    import redis
+
+    client = redis.Redis.from_url(config.redis.url, socket_timeout=5)
+    try:
+        batch = []
+        for n, key in enumerate(client.scan_iter(match=REDIS_PREFIX + "*", count=1000)):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch = []
+            if n > 10_000_000:
+                break
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
+
+
+def prepare_dataset(config: Config, opts: Options) -> dict:
+    """Schema, seeded data (the default size when the bench database is empty), fresh tokens."""
+    from server.migrate import migrate
+
+    asyncio.run(migrate(config))
+    meta_path = VAR / "dataset.json"
+    conn = seed.connect(config)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM users")
+            users = cur.fetchone()[0]
+    finally:
+        conn.close()
+    if opts.reseed or users == 0:
+        _say(f"seeding {config.db.name} with the default dataset (a few minutes; "
+             "`python -m bench seed` chooses the size)")
+        spec = seed.SeedSpec(bcrypt_rounds=config.auth.bcrypt_rounds)
+        seed.seed(config, spec, meta_path=meta_path)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("database") not in (None, config.db.name):
+        meta = {}
+    conn = seed.connect(config)
+    try:
+        data = tokens.mint(config, conn, count=opts.tokens, heavy_ids=meta.get("heavy_user_ids", []),
+                           password=meta.get("password", seed.PASSWORD))
+    finally:
+        conn.close()
+    tokens.write(data, VAR)
+    _forget_redis_state(config)
+    return {"meta": meta, "tokens": data}
+
+
+def _wrk_version(path: str | None) -> str:
+    if not path:
+        return "missing"
+    try:
+        out = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=5)
+        return (out.stdout or out.stderr).split("\n")[0].replace("wrk ", "").split(" [")[0].strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def _row(scenario: str, workers: int, kind: str, **extra) -> dict:
+    row = {"scenario": scenario, "workers": workers, "kind": kind, "rps": None, "requests": 0,
+           "latency_ms": {}, "errors": {}, "error_total": 0, "statuses": {}, "cpu": {}, "notes": ""}
+    row.update(extra)
+    return row
+
+
+class Bench:
+    def __init__(self, opts: Options, config: Config, wrk_path: str | None, data: dict):
+        self.opts = opts
+        self.config = config
+        self.wrk = wrk_path
+        self.data = data
+        self.problems: list[str] = []
+
+    def sampler(self, server: procs.Server, loadgen: str) -> procs.CpuSampler:
+        return procs.CpuSampler({
+            "server": server.pids,
+            "mariadb": lambda: procs.pids_named("mariadbd", "mysqld"),
+            "redis": lambda: procs.pids_named("redis-server"),
+        }, loadgen=loadgen)
+
+    # -- HTTP (wrk) ------------------------------------------------------------------------
+    def _wrk(self, server: procs.Server, script: str, duration: float, connections: int,
+             threads: int | None = None) -> subprocess.Popen:
+        return wrk.run(self.wrk, f"http://{HOST}:{server.port}", script, duration, connections,
+                       threads or self.opts.threads, data_path=VAR / "data.lua")
+
+    def _finish(self, proc: subprocess.Popen, duration: float) -> tuple[str, str, bool]:
+        try:
+            out, err = proc.communicate(timeout=duration + 30)
+            return out, err, True
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate(timeout=10)
+            return out, err, False
+
+    def http(self, name: str, server: procs.Server, workers: int) -> dict:
+        opts = self.opts
+        conns = opts.login_connections if name == "login" else opts.connections
+        row = _row(name, workers, "http", connections=conns)
+        if not self.wrk:
+            row["failed"] = "wrk is not installed"
+            return row
+        if opts.warmup > 0 and name != "login":
+            self._finish(self._wrk(server, name, opts.warmup, conns), opts.warmup)
+        sampler = self.sampler(server, "children")
+        sampler.start()
+        proc = self._wrk(server, name, opts.duration, conns)
+        probe = self._wrk(server, "healthz", opts.duration, 4, threads=1) if name == "login" else None
+        out, err, finished = self._finish(proc, opts.duration)
+        pout = self._finish(probe, opts.duration)[0] if probe is not None else ""
+        row["cpu"] = sampler.stop()
+        row.update(wrk.parse(out))
+        if not finished:
+            row["failed"] = f"wrk did not finish within {opts.duration + 30:.0f} s"
+        elif "BENCH_JSON" not in out:
+            row["failed"] = "wrk failed: " + (err.strip().splitlines() or ["no output"])[-1][:200]
+        if probe is not None:
+            health = wrk.parse(pout)
+            row["extra"] = {"healthz_during_login": health}
+            row["notes"] = (f"/healthz during {conns} logins: p99 {health['latency_ms'].get('p99', '?')} ms, "
+                            f"{health['error_total']} errors")
+        if not server.alive():
+            row["failed"] = (row.get("failed") or "") + " server died: " + server.log_tail(3)
+        return row
+
+    # -- WebSocket ---------------------------------------------------------------------------
+    def _stored(self, pattern: str) -> int:
+        conn = seed.connect(self.config)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT COUNT(*) FROM messages WHERE client_id LIKE %s", (pattern,))
+                return int(cur.fetchone()[0])
+        finally:
+            conn.close()
+
+    def _not_followed_by(self, actor: int, candidates: list[dict]) -> list[dict]:
+        conn = seed.connect(self.config)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT followee_id FROM follows WHERE follower_id = %s", (actor,))
+                followed = {r[0] for r in cur.fetchall()}
+        finally:
+            conn.close()
+        return [c for c in candidates if c["user_id"] not in followed and c["user_id"] != actor]
+
+    def ws(self, name: str, server: procs.Server, workers: int) -> dict:
+        opts = self.opts
+        base = f"http://{HOST}:{server.port}"
+        toks = self.data["tokens"]["tokens"]
+        if name == "ws_hold":
+            coro = wsbench.hold(base, [t["token"] for t in toks], opts.ws_sockets, min(opts.duration, 20),
+                                lambda: procs.rss_kib(server.pids()))
+            limit = 200 + opts.duration
+        elif name == "ws_chat":
+            rate = opts.chat_rate or (300.0 if workers == 1 else 700.0)
+            coro = wsbench.chat(base, [(t["user_id"], t["token"]) for t in toks[1:]], opts.chat_pairs, rate,
+                                opts.duration, self._stored)
+            limit = 60 + opts.duration
+        else:
+            actor = toks[0] if toks else None
+            receivers = self._not_followed_by(actor["user_id"], toks[1:])[: opts.fanout_receivers] if actor else []
+            coro = wsbench.fanout(base, (actor["user_id"], actor["token"]) if actor else (0, ""),
+                                  [(t["user_id"], t["token"]) for t in receivers])
+            limit = 90
+        row = _row(name, workers, "ws")
+        sampler = self.sampler(server, "self")
+        sampler.start()
+        try:
+            row.update(asyncio.run(asyncio.wait_for(coro, limit)))
+        except TimeoutError:
+            row["failed"] = f"did not finish within {limit:.0f} s"
+        except Exception as exc:  # a broken scenario is reported, the run goes on
+            row["failed"] = f"{type(exc).__name__}: {exc}"[:300]
+        row["cpu"] = sampler.stop()
+        return row
+
+    # -- servers ---------------------------------------------------------------------------
+    def start_hello(self, workers: int) -> procs.Server | None:
+        port = free_port()
+        server = procs.start("hello", [sys.executable, "-m", "bench", "hello-server", "--port", str(port),
+                                       "--workers", str(workers)], port, VAR / f"hello-{workers}.log", cwd=ROOT)
+        if procs.wait_http(server, "/", timeout=30):
+            return server
+        self.problems.append(f"hello server ({workers} workers) did not start: {server.log_tail(5)}")
+        server.stop()
+        return None
+
+    def start_chatter(self, workers: int) -> procs.Server | None:
+        port = free_port()
+        argv = [sys.executable, "-m", "server", "--no-local-services", "run", "--workers", str(workers),
+                "--port", str(port), "--host", HOST]
+        server = procs.start("chatter", argv, port, VAR / f"server-{workers}.log",
+                             env=server_env(self.config, port), cwd=ROOT)
+        if procs.wait_http(server, "/readyz", timeout=90):
+            return server
+        self.problems.append(f"server ({workers} workers) not ready within 90 s: {server.log_tail(5)}")
+        server.stop()
+        return None
+
+    def run_workers(self, workers: int) -> list[dict]:
+        rows = []
+        _say(f"{workers} worker(s): hello")
+        hello = self.start_hello(workers)
+        if hello is None:
+            rows.append(_row("hello", workers, "http", failed="hello server did not start"))
+        else:
+            try:
+                rows.append(self.http("hello", hello, workers))
+            finally:
+                hello.stop()
+        rest = [s for s in self.opts.scenarios if s != "hello"]
+        if not rest:
+            return rows
+        server = self.start_chatter(workers)
+        if server is None:
+            return rows + [_row(s, workers, "ws" if s in WS_SCENARIOS else "http",
+                                failed="server did not become ready") for s in rest]
+        try:
+            for name in rest:
+                _say(f"{workers} worker(s): {name}")
+                if not server.alive():
+                    rows.append(_row(name, workers, "http", failed="server is not running"))
+                    continue
+                rows.append(self.ws(name, server, workers) if name in WS_SCENARIOS
+                            else self.http(name, server, workers))
+                time.sleep(0.5)
+        finally:
+            server.stop()
+        return rows
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Each row's req/s as a share of the same run's hello with the same worker count."""
+    hello = {r["workers"]: r.get("rps") for r in rows if r["scenario"] == "hello" and not r.get("failed")}
+    for r in rows:
+        base = hello.get(r["workers"])
+        r["ratio"] = round(r["rps"] / base, 4) if base and r.get("rps") is not None and r["kind"] == "http" else None
+
+
+def run(opts: Options) -> Path:
+    started = datetime.now(UTC)
+    loadavg = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    procs.raise_fd_limit()
+    wrk_path = None
+    problems = []
+    try:  # every run has at least the hello ceiling, driven by wrk
+        wrk_path = wrk.ensure_wrk()
+    except wrk.WrkMissing as exc:
+        problems.append(str(exc))
+        _say(str(exc))
+    if "hello" not in opts.scenarios:
+        opts.scenarios = ["hello"] + opts.scenarios  # the ceiling is measured in every run
+    config = bench_config(opts.database)
+    data = prepare_dataset(config, opts)
+    bench = Bench(opts, config, wrk_path, data)
+    bench.problems = problems
+    rows: list[dict] = []
+    for workers in opts.workers:
+        rows.extend(bench.run_workers(workers))
+    add_ratios(rows)
+    result = {
+        "version": 1,
+        "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "host": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                 "wrk": _wrk_version(wrk_path), "loadavg": loadavg},
+        "params": {"duration": opts.duration, "connections": opts.connections, "threads": opts.threads,
+                   "warmup": opts.warmup, "login_connections": opts.login_connections,
+                   "workers": opts.workers, "scenarios": opts.scenarios, "ws_sockets": opts.ws_sockets,
+                   "chat_pairs": opts.chat_pairs, "chat_rate": opts.chat_rate,
+                   "fanout_receivers": opts.fanout_receivers, "database": config.db.name},
+        "dataset": data["meta"],
+        "results": rows,
+        "problems": bench.problems,
+    }
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = opts.out_dir / f"{started.strftime('%Y-%m-%dT%H%M%S')}.json"
+    json_path.write_text(json.dumps(result, indent=1) + "\n")
+    md_path, png_path = report.render(json_path)
+    print(md_path.read_text())
+    _say(f"wrote {json_path}, {md_path}" + (f", {png_path}" if png_path else ""))
+    return json_path
+

@@ -1,0 +1,309 @@
+"""WebSocket scenarios, driven by an aiohttp client of ours (wrk cannot speak WebSocket).
+
+- ws_hold: open N sockets, report server memory per socket (VmRSS of its processes).
+- ws_chat: pairs of users chatting at a fixed total rate; latency from `message.send` to the
+  recipient's `message.created` (end to end), ack latency, lost messages, rows stored in MySQL.
+- ws_fanout: one actor follows many connected users over REST; latency from the request to each
+  user's `notification.created`.
+
+Every wait is bounded; a server that answers 404 (no WebSocket route yet) yields errors, not a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+CONNECT_TIMEOUT = 10.0
+WS_PATH = "/api/v1/ws"
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    if not samples_ms:
+        return {}
+    s = sorted(samples_ms)
+
+    def p(q: float) -> float:
+        return round(s[min(len(s) - 1, int(q * len(s)))], 3)
+
+    return {"min": round(s[0], 3), "mean": round(sum(s) / len(s), 3), "p50": p(0.50), "p90": p(0.90),
+            "p99": p(0.99), "p999": p(0.999), "max": round(s[-1], 3)}
+
+
+@dataclass
+class Errors:
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] += n
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+async def _open(session: aiohttp.ClientSession, base: str, token: str,
+                errors: Errors) -> aiohttp.ClientWebSocketResponse | None:
+    """Connect and wait for the `hello` frame; None (and an error counted) on any failure."""
+    try:
+        ws = await asyncio.wait_for(
+            session.ws_connect(base + WS_PATH, headers={"Authorization": f"Bearer {token}"},
+                               heartbeat=None, autoping=True, max_msg_size=1 << 20), CONNECT_TIMEOUT)
+    except aiohttp.WSServerHandshakeError as exc:
+        errors.add(f"handshake_{exc.status}")
+        return None
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        errors.add(type(exc).__name__)
+        return None
+    try:
+        msg = await asyncio.wait_for(ws.receive(), CONNECT_TIMEOUT)
+        if msg.type != aiohttp.WSMsgType.TEXT or msg.json().get("type") != "hello":
+            errors.add("no_hello")
+    except (TimeoutError, ValueError, aiohttp.ClientError):
+        errors.add("no_hello")
+    return ws
+
+
+async def _open_many(session, base: str, tokens: list[str], errors: Errors, concurrency: int = 100,
+                     deadline: float | None = None) -> list:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(tok: str):
+        async with sem:
+            if deadline is not None and time.monotonic() > deadline:
+                errors.add("open_deadline")
+                return None
+            return await _open(session, base, tok, errors)
+
+    return list(await asyncio.gather(*(one(t) for t in tokens)))  # aligned with tokens; None = failed
+
+
+async def _close_all(sockets: list) -> None:
+    async def close(ws):
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(close(ws) for ws in sockets)), 10.0)
+
+
+def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=False),
+                                 timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT))
+
+
+async def hold(base: str, tokens: list[str], sockets: int, hold_s: float,
+               server_rss: Callable[[], int]) -> dict:
+    """Open `sockets` sockets (tokens reused round-robin), hold them, close them; server KiB per socket."""
+    errors = Errors()
+    wanted = [tokens[i % len(tokens)] for i in range(sockets)] if tokens else []
+    if not wanted:
+        errors.add("no_tokens")
+    async with _session() as session:
+        await asyncio.sleep(0.5)
+        before = server_rss()
+        t0 = time.monotonic()
+        open_ = [ws for ws in await _open_many(session, base, wanted, errors, deadline=t0 + 120) if ws]
+        open_s = time.monotonic() - t0
+        await asyncio.sleep(min(hold_s, 20.0))  # below the server's 30 s heartbeat: no reader needed
+        during = server_rss()
+        await _close_all(open_)
+    await asyncio.sleep(2.0)
+    after = server_rss()
+    per = (during - before) / len(open_) if open_ else None
+    return {
+        "rps": round(len(open_) / open_s, 1) if open_ else 0.0,
+        "requests": len(open_),
+        "latency_ms": {},
+        "errors": dict(errors.counts), "error_total": errors.total,
+        "extra": {"sockets_wanted": sockets, "sockets_open": len(open_), "open_seconds": round(open_s, 2),
+                  "server_rss_kib": {"before": before, "open": during, "after_close": after},
+                  "kib_per_socket": round(per, 2) if per is not None else None},
+        "notes": (f"{len(open_)}/{sockets} open, {per:.1f} KiB/socket" if per is not None
+                  else f"0/{sockets} open"),
+    }
+
+
+async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float, duration: float,
+               count_stored: Callable[[str], int] | None = None) -> dict:
+    """`pairs` sender→recipient pairs; `rate` messages/s in total, spread round-robin over the pairs."""
+    errors = Errors()
+    users = tokens[: pairs * 2]
+    pairs = len(users) // 2
+    if pairs == 0:
+        errors.add("no_tokens")
+        return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
+                "error_total": errors.total, "extra": {}, "notes": "no tokens"}
+    run_id = uuid.uuid4().hex[:10]
+    sent_at: dict[str, float] = {}
+    delivered: dict[str, float] = {}
+    acked: dict[str, float] = {}
+    all_in = asyncio.Event()
+    expected: list[int | None] = [None]  # known once sending is over
+
+    async def reader(ws, me: int) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            now = time.perf_counter()
+            try:
+                frame = msg.json()
+            except ValueError:
+                errors.add("bad_frame")
+                continue
+            kind, data = frame.get("type"), frame.get("data") or {}
+            if kind == "message.created" and data.get("recipient_id") == me:
+                cid = data.get("client_id")
+                if cid in sent_at and cid not in delivered:
+                    delivered[cid] = (now - sent_at[cid]) * 1000
+                    if expected[0] is not None and len(delivered) >= expected[0]:
+                        all_in.set()
+            elif kind == "message.ack":
+                cid = data.get("client_id")
+                if cid in sent_at and cid not in acked:
+                    acked[cid] = (now - sent_at[cid]) * 1000
+            elif kind == "error":
+                errors.add(f"error_{data.get('code', 'frame')}")
+
+    async with _session() as session:
+        sockets = await _open_many(session, base, [t for _, t in users], errors)
+        if not all(sockets):
+            await _close_all([ws for ws in sockets if ws])
+            return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
+                    "error_total": errors.total, "extra": {"pairs": pairs},
+                    "notes": f"only {sum(1 for ws in sockets if ws)}/{len(users)} sockets opened"}
+        readers = [asyncio.create_task(reader(ws, uid)) for ws, (uid, _) in zip(sockets, users, strict=True)]
+        interval = 1.0 / max(rate, 0.1)
+        total = int(rate * duration)
+        t0 = time.perf_counter()
+        for n in range(total):  # fixed schedule: a slow server shows as latency, not as a lower rate
+            due = t0 + n * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            i = n % pairs
+            sender_ws = sockets[2 * i]
+            recipient_id = users[2 * i + 1][0]
+            cid = f"b{run_id}-{n}"
+            sent_at[cid] = time.perf_counter()
+            try:
+                await sender_ws.send_json({"type": "message.send",
+                                           "data": {"to": recipient_id, "content": f"bench message {n}",
+                                                    "client_id": cid}})
+            except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                errors.add("send_failed")
+        send_s = time.perf_counter() - t0
+        expected[0] = len(sent_at)
+        if len(delivered) >= len(sent_at):
+            all_in.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 5.0)
+        elapsed = time.perf_counter() - t0
+        await _close_all(sockets)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    lost = len(sent_at) - len(delivered)
+    if lost:
+        errors.add("not_delivered", lost)
+    stored = None
+    if count_stored is not None:
+        try:
+            stored = count_stored(f"b{run_id}-%")
+        except Exception:  # the check is a report detail; never crash the run for it
+            errors.add("store_check_failed")
+    return {
+        "rps": round(len(delivered) / max(elapsed, 1e-6), 1),
+        "requests": len(sent_at),
+        "latency_ms": percentiles(list(delivered.values())),
+        "errors": dict(errors.counts), "error_total": errors.total,
+        "extra": {"pairs": pairs, "target_rate": rate, "sent": len(sent_at), "delivered": len(delivered),
+                  "acked": len(acked), "stored": stored, "send_seconds": round(send_s, 2),
+                  "ack_latency_ms": percentiles(list(acked.values()))},
+        "notes": f"{len(delivered)}/{len(sent_at)} delivered, {stored} stored, target {rate:g}/s",
+    }
+
+
+async def fanout(base: str, actor: tuple[int, str], receivers: list[tuple[int, str]],
+                 concurrency: int = 16) -> dict:
+    """The actor follows every connected receiver; each receiver's `notification.created` is timed."""
+    errors = Errors()
+    if not receivers:
+        errors.add("no_tokens")
+        return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
+                "error_total": errors.total, "extra": {}, "notes": "no receivers"}
+    started: dict[int, float] = {}
+    got: dict[int, float] = {}
+    all_in = asyncio.Event()
+    expected: list[int] = [len(receivers)]
+    actor_id, actor_token = actor
+    headers = {"Authorization": f"Bearer {actor_token}"}
+
+    async def reader(ws, me: int) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            with contextlib.suppress(ValueError):
+                frame = msg.json()
+                data = frame.get("data") or {}
+                actor_data = data.get("actor") or {}
+                if (frame.get("type") == "notification.created" and actor_data.get("id") == actor_id
+                        and me in started and me not in got):
+                    got[me] = (time.perf_counter() - started[me]) * 1000
+                    if len(got) >= expected[0]:
+                        all_in.set()
+
+    async with _session() as session:
+        opened = await _open_many(session, base, [t for _, t in receivers], errors)
+        pairs = [(ws, uid) for ws, (uid, _) in zip(opened, receivers, strict=True) if ws is not None]
+        sockets = [ws for ws, _ in pairs]
+        ids = [uid for _, uid in pairs]
+        expected[0] = len(ids)
+        readers = [asyncio.create_task(reader(ws, uid)) for ws, uid in pairs]
+        sem = asyncio.Semaphore(concurrency)
+
+        async def follow(uid: int, method: str) -> None:
+            async with sem:
+                if method == "PUT":
+                    started[uid] = time.perf_counter()
+                try:
+                    async with session.request(method, f"{base}/api/v1/users/{uid}/follow", headers=headers,
+                                               timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                        await resp.read()
+                        if not 200 <= resp.status < 300:
+                            errors.add(f"http_{resp.status}")
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    errors.add(type(exc).__name__)
+
+        t0 = time.perf_counter()
+        if sockets:
+            await asyncio.gather(*(follow(uid, "PUT") for uid in ids))
+            if len(got) >= len(ids):
+                all_in.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_in.wait(), 5.0)
+        elapsed = time.perf_counter() - t0
+        # Put the graph back as it was (the receivers were chosen among non-followed users).
+        await asyncio.gather(*(follow(uid, "DELETE") for uid in ids))
+        await _close_all(sockets)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    missing = len(ids) - len(got)
+    if missing:
+        errors.add("not_notified", missing)
+    return {
+        "rps": round(len(got) / max(elapsed, 1e-6), 1),
+        "requests": len(ids),
+        "latency_ms": percentiles(list(got.values())),
+        "errors": dict(errors.counts), "error_total": errors.total,
+        "extra": {"receivers": len(receivers), "connected": len(sockets), "notified": len(got)},
+        "notes": f"{len(got)}/{len(receivers)} notified",
+    }

@@ -1,0 +1,221 @@
+"""RealWorld "Conduit" shapes: slugs, presenters, and `{"errors": {...}}` instead of problem+json."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema, fields
+
+from server.errors import ApiError, Unauthorized
+from server.present import media_url
+from server.responses import iso, json_response
+
+SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_FALLBACK = re.compile(r"^(.*)-(\d{1,19})$")
+
+
+def slugify(title: str) -> str:
+    """"How to train your Dragon!" -> "how-to-train-your-dragon" (ASCII; "article" if nothing is left)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = _NOT_SLUG.sub("-", ascii_title.lower()).strip("-")[:SLUG_MAX].strip("-")
+    return slug or "article"
+
+
+def fallback_slug(title: str, post_id: int) -> str:
+    """The slug of a titled post that has none stored (e.g. made through /api/v1)."""
+    return f"{slugify(title)}-{post_id}"
+
+
+def split_fallback(slug: str) -> tuple[str, int] | None:
+    """"hello-world-42" -> ("hello-world", 42), or None."""
+    match = _FALLBACK.match(slug)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+# --- presenters (rows -> Conduit objects) ---------------------------------------------------
+
+def profile(app: web.Application, row: dict[str, Any], following: bool = False) -> dict[str, Any]:
+    """Profile from a row with username, bio, avatar_key."""
+    return {
+        "username": row["username"],
+        "bio": row["bio"] or None,
+        "image": media_url(app, row.get("avatar_key")),
+        "following": bool(following),
+    }
+
+
+def user(app: web.Application, row: dict[str, Any], token: str) -> dict[str, Any]:
+    """User (the account itself) from Q.conduit.account."""
+    return {
+        "email": row["email"],
+        "token": token,
+        "username": row["username"],
+        "bio": row["bio"] or None,
+        "image": media_url(app, row.get("avatar_key")),
+    }
+
+
+def article(app: web.Application, row: dict[str, Any], tags: list[str], *,
+            with_body: bool = True) -> dict[str, Any]:
+    """Article from a Q.conduit.articles_by_ids row; lists leave the body out (spec 2.0)."""
+    out = {
+        "slug": row["slug"] or fallback_slug(row["title"], row["id"]),
+        "title": row["title"],
+        "description": row["description"] or "",
+        "tagList": tags,
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+        "favorited": bool(row["favorited"]),
+        "favoritesCount": row["likes_count"],
+        "author": profile(app, row, row["following"]),
+    }
+    if with_body:
+        out["body"] = row["content"]
+    return out
+
+
+def comment(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
+    """Comment from a Q.conduit.comments_of_post / comment_by_id row."""
+    return {
+        "id": row["id"],
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+        "body": row["content"],
+        "author": profile(app, row, row["following"]),
+    }
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+# marshmallow's wording -> the Rails wording Conduit clients show next to the field.
+_MESSAGES = {
+    "Missing data for required field.": "can't be blank",
+    "Field may not be null.": "can't be blank",
+    "Unknown field.": "is not a known field",
+    "Not a valid string.": "must be a string",
+    "Not a valid list.": "must be a list",
+    "Not a valid mapping type.": "must be an object",
+}
+_WRAPPERS = ("user.", "article.", "comment.")
+
+
+def conduit_errors(exc: ApiError, token_sent: bool = False) -> dict[str, list[str]]:
+    """The `errors` object for an ApiError: field errors when it has them, else one keyed line."""
+    if exc.errors:
+        out: dict[str, list[str]] = {}
+        for field, messages in exc.errors.items():
+            for wrapper in _WRAPPERS:
+                if field.startswith(wrapper):
+                    field = field[len(wrapper):]
+                    break
+            if field == "_body":
+                field = "body"
+            out.setdefault(field, []).extend(_MESSAGES.get(m, m) for m in messages)
+        return out
+    if isinstance(exc, Unauthorized):
+        return {"token": ["is invalid" if token_sent else "is missing"]}
+    return {_KEYS.get(exc.status, "request"): [exc.detail or exc.title]}
+
+
+_KEYS = {400: "body", 403: "resource", 404: "resource", 413: "body", 415: "body", 429: "rate",
+         503: "server"}
+
+
+def conduit(handler: Callable) -> Callable:
+    """Mark a handler as a Conduit route: its errors are answered by `conduit_error_middleware`."""
+    handler.__conduit__ = True
+    return handler
+
+
+@web.middleware
+async def conduit_error_middleware(request: web.Request, handler):
+    """On Conduit routes, answer ApiErrors (including the auth middleware's 401) as
+    `{"errors": {"field": ["message"]}}` with the same status and headers; other routes pass."""
+    if not getattr(request.match_info.handler, "__conduit__", False):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise  # 503: the shared problem answer with its request id and Retry-After
+        headers = dict(exc.headers)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = 'Token realm="conduit"'
+        token_sent = "Authorization" in request.headers
+        return json_response({"errors": conduit_errors(exc, token_sent)}, status=exc.status, headers=headers)
+
+
+# --- documented shapes (OpenAPI only; responses are built by the functions above) ------------
+
+class ConduitErrorsSchema(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+
+
+class ConduitProfileSchema(Schema):
+    username = fields.String(required=True)
+    bio = fields.String(required=True, allow_none=True)
+    image = fields.String(required=True, allow_none=True)
+    following = fields.Boolean(required=True)
+
+
+class ConduitUserSchema(Schema):
+    email = fields.String(required=True)
+    token = fields.String(required=True)
+    username = fields.String(required=True)
+    bio = fields.String(required=True, allow_none=True)
+    image = fields.String(required=True, allow_none=True)
+
+
+class ConduitArticleSchema(Schema):
+    slug = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    body = fields.String(metadata={"description": "left out of lists"})
+    tagList = fields.List(fields.String(), required=True)  # noqa: N815 - the Conduit field name
+    createdAt = fields.String(required=True)  # noqa: N815
+    updatedAt = fields.String(required=True)  # noqa: N815
+    favorited = fields.Boolean(required=True)
+    favoritesCount = fields.Integer(required=True)  # noqa: N815
+    author = fields.Nested(ConduitProfileSchema, required=True)
+
+
+class ConduitCommentSchema(Schema):
+    id = fields.Integer(required=True)
+    createdAt = fields.String(required=True)  # noqa: N815
+    updatedAt = fields.String(required=True)  # noqa: N815
+    body = fields.String(required=True)
+    author = fields.Nested(ConduitProfileSchema, required=True)
+
+
+class ConduitUserResponse(Schema):
+    user = fields.Nested(ConduitUserSchema, required=True)
+
+
+class ConduitProfileResponse(Schema):
+    profile = fields.Nested(ConduitProfileSchema, required=True)
+
+
+class ConduitArticleResponse(Schema):
+    article = fields.Nested(ConduitArticleSchema, required=True)
+
+
+class ConduitArticlesResponse(Schema):
+    articles = fields.List(fields.Nested(ConduitArticleSchema), required=True)
+    articlesCount = fields.Integer(required=True)  # noqa: N815
+
+
+class ConduitCommentResponse(Schema):
+    comment = fields.Nested(ConduitCommentSchema, required=True)
+
+
+class ConduitCommentsResponse(Schema):
+    comments = fields.List(fields.Nested(ConduitCommentSchema), required=True)
+
+
+class ConduitTagsResponse(Schema):
+    tags = fields.List(fields.String(), required=True)

@@ -1,0 +1,163 @@
+-- RealWorld "Conduit" reads and the article-only columns (slug, description, tags).
+-- An article is a post with a title (posts.is_article = 1). Lists page with
+-- LIMIT/OFFSET because the Conduit API requires offset; each id page comes from an
+-- index and the rows are read for that page only (articles_by_ids).
+
+-- name: page_all
+SELECT id FROM posts WHERE is_article = 1
+ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_all$
+SELECT COUNT(*) FROM posts WHERE is_article = 1
+
+-- name: page_by_author
+-- ix_posts_user_article (user_id, is_article, id)
+SELECT id FROM posts WHERE user_id = %(author_id)s AND is_article = 1
+ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_by_author$
+SELECT COUNT(*) FROM posts WHERE user_id = %(author_id)s AND is_article = 1
+
+-- name: page_by_favorited
+-- ix_post_likes_user_post (user_id, post_id); author may narrow it further.
+SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id
+WHERE l.user_id = %(fav_id)s AND p.is_article = 1
+  AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+ORDER BY l.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_by_favorited$
+SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id
+WHERE l.user_id = %(fav_id)s AND p.is_article = 1
+  AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+
+-- name: page_by_tag
+-- ix_post_tags_tag (tag_id, post_id); author and favorited may narrow it further.
+SELECT t.post_id AS id FROM post_tags t JOIN posts p ON p.id = t.post_id
+WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
+  AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+  AND (%(fav_id)s IS NULL OR EXISTS (
+        SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
+ORDER BY t.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_by_tag$
+SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id
+WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
+  AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+  AND (%(fav_id)s IS NULL OR EXISTS (
+        SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
+
+-- name: page_feed
+-- Articles of the users the viewer follows (ix_follows_follower, ix_posts_user_article).
+SELECT p.id FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
+WHERE f.follower_id = %(viewer_id)s
+ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_feed$
+SELECT COUNT(*) FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
+WHERE f.follower_id = %(viewer_id)s
+
+-- name: articles_by_ids
+-- Rows with their authors and the viewer's flags (a NULL viewer matches nothing).
+SELECT p.id, p.user_id, p.title, p.slug, p.description, p.content, p.likes_count,
+       p.created_at, p.updated_at,
+       u.username, u.bio, m.storage_key AS avatar_key,
+       EXISTS (SELECT 1 FROM post_likes l
+               WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) AS favorited,
+       EXISTS (SELECT 1 FROM follows f
+               WHERE f.follower_id = %(viewer_id)s AND f.followee_id = p.user_id) AS following
+FROM posts p
+JOIN users u ON u.id = p.user_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE p.id IN %(ids)s AND p.is_article = 1
+
+-- name: tags_of_posts
+SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+WHERE pt.post_id IN %(ids)s
+ORDER BY pt.post_id, pt.position
+
+-- name: by_slug$
+SELECT id FROM posts WHERE slug = %(slug)s AND is_article = 1
+
+-- name: fallback_slug^
+-- A titled post without a stored slug answers to "<slugified title>-<id>".
+SELECT id, title FROM posts WHERE id = %(id)s AND slug IS NULL AND is_article = 1
+
+-- name: head^
+SELECT id, title, slug FROM posts WHERE id = %(id)s
+
+-- name: set_description!
+UPDATE posts SET description = %(description)s WHERE id = %(id)s
+
+-- name: set_slug!
+UPDATE posts SET slug = %(slug)s WHERE id = %(id)s
+
+-- name: add_tags!
+INSERT IGNORE INTO tags (name) VALUES (%(name)s)
+
+-- name: tag_ids
+-- A locking read: it sees a tag another transaction committed after ours began.
+SELECT id, name FROM tags WHERE name IN %(names)s LOCK IN SHARE MODE
+
+-- name: tag_id$
+SELECT id FROM tags WHERE name = %(name)s
+
+-- name: clear_post_tags!
+DELETE FROM post_tags WHERE post_id = %(post_id)s
+
+-- name: add_post_tag!
+INSERT INTO post_tags (post_id, tag_id, position) VALUES (%(post_id)s, %(tag_id)s, %(position)s)
+
+-- name: popular_tags
+-- Tags in use, most used first (a scan of ix_post_tags_tag, bounded by the LIMIT's sort).
+SELECT t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+GROUP BY pt.tag_id, t.name
+ORDER BY COUNT(*) DESC, t.name
+LIMIT %(limit)s
+
+-- name: user_id_by_username$
+SELECT id FROM users WHERE username = %(username)s
+
+-- name: profile_by_username^
+SELECT u.id, u.username, u.bio, m.storage_key AS avatar_key,
+       EXISTS (SELECT 1 FROM follows f
+               WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) AS following
+FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE u.username = %(username)s
+
+-- name: account^
+SELECT u.id, u.username, u.email, u.bio, m.storage_key AS avatar_key
+FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE u.id = %(id)s
+
+-- name: update_account!
+-- Only the fields the client sent change: set_<field> says whether it did.
+UPDATE users SET
+  username = IF(%(set_username)s, %(username)s, username),
+  email = IF(%(set_email)s, %(email)s, email),
+  bio = IF(%(set_bio)s, %(bio)s, bio),
+  avatar_media_id = IF(%(clear_image)s, NULL, avatar_media_id),
+  updated_at = UTC_TIMESTAMP(3)
+WHERE id = %(id)s
+
+-- name: comments_of_post
+-- Newest first (ix_comments_post); the Conduit API has no paging for comments.
+SELECT c.id, c.content, c.created_at, c.updated_at, c.user_id,
+       u.username, u.bio, m.storage_key AS avatar_key,
+       EXISTS (SELECT 1 FROM follows f
+               WHERE f.follower_id = %(viewer_id)s AND f.followee_id = c.user_id) AS following
+FROM comments c
+JOIN users u ON u.id = c.user_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE c.post_id = %(post_id)s
+ORDER BY c.id DESC
+LIMIT %(limit)s
+
+-- name: comment_by_id^
+SELECT c.id, c.post_id, c.content, c.created_at, c.updated_at, c.user_id,
+       u.username, u.bio, m.storage_key AS avatar_key,
+       EXISTS (SELECT 1 FROM follows f
+               WHERE f.follower_id = %(viewer_id)s AND f.followee_id = c.user_id) AS following
+FROM comments c
+JOIN users u ON u.id = c.user_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE c.id = %(id)s

@@ -1,0 +1,41 @@
+-- Likes on posts and comments: INSERT IGNORE / DELETE + affected rows drive the counters.
+
+-- name: like_post!
+INSERT IGNORE INTO post_likes (post_id, user_id) VALUES (%(post_id)s, %(user_id)s)
+
+-- name: unlike_post!
+DELETE FROM post_likes WHERE post_id = %(post_id)s AND user_id = %(user_id)s
+
+-- name: bump_post!
+UPDATE posts SET likes_count = likes_count + %(delta)s WHERE id = %(post_id)s
+
+-- name: post_likes_count$
+SELECT likes_count FROM posts WHERE id = %(post_id)s
+
+-- name: like_comment!
+INSERT IGNORE INTO comment_likes (comment_id, user_id) VALUES (%(comment_id)s, %(user_id)s)
+
+-- name: unlike_comment!
+DELETE FROM comment_likes WHERE comment_id = %(comment_id)s AND user_id = %(user_id)s
+
+-- name: bump_comment!
+UPDATE comments SET likes_count = likes_count + %(delta)s WHERE id = %(comment_id)s
+
+-- name: comment_likes_count$
+SELECT likes_count FROM comments WHERE id = %(comment_id)s
+
+-- name: post_likers
+-- Page of UserSummary who liked a post, newest like first; cursor = post_likes.id
+-- (ix_post_likes_post (post_id, id)).
+SELECT l.id AS like_id, u.id, u.username, u.full_name, m.storage_key AS avatar_key
+FROM post_likes l
+JOIN users u ON u.id = l.user_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE l.post_id = %(post_id)s AND l.id {cmp} %(cursor)s
+ORDER BY l.id {dir} LIMIT %(limit)s
+
+-- name: viewer_liked_posts
+SELECT post_id AS id FROM post_likes WHERE user_id = %(viewer_id)s AND post_id IN %(ids)s
+
+-- name: viewer_liked_comments
+SELECT comment_id AS id FROM comment_likes WHERE user_id = %(viewer_id)s AND comment_id IN %(ids)s

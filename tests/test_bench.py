@@ -1,0 +1,201 @@
+"""The load-testing kit: seed data is exact and deterministic, reports render, wrk output parses.
+
+Fast checks only: no load is generated and nothing is timed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+
+import pytest
+
+from bench import report, runner, seed, tokens, wrk
+
+SMALL = seed.SeedSpec(users=50, posts_per_user=3, follows_per_user=5, likes_per_user=4, comments_per_user=2,
+                      seed=7, bcrypt_rounds=4)
+
+
+def _snapshot(config) -> dict:
+    conn = seed.connect(config)
+    try:
+        with conn.cursor() as cur:
+            out = {}
+            for name, sql in {
+                "users": "SELECT id, username, email, full_name, followers_count, following_count, posts_count "
+                         "FROM users ORDER BY id",
+                "follows": "SELECT follower_id, followee_id FROM follows ORDER BY id",
+                "posts": "SELECT id, user_id, title, content, likes_count, comments_count FROM posts ORDER BY id",
+                "comments": "SELECT post_id, user_id, content FROM comments ORDER BY id",
+                "likes": "SELECT post_id, user_id FROM post_likes ORDER BY id",
+            }.items():
+                cur.execute(sql)
+                out[name] = cur.fetchall()
+            out["mismatch"] = seed.counters_mismatch(conn)
+        return out
+    finally:
+        conn.close()
+
+
+async def test_small_seed_has_exact_counters_and_is_deterministic(config):
+    quiet = seed.Progress(stream=io.StringIO())
+    summary = seed.seed(config, SMALL, progress=quiet)
+    first = _snapshot(config)
+
+    assert summary["counts"] == {"users": 50, "follows": 250, "posts": 150, "comments": 100, "post_likes": 200}
+    assert len(first["users"]) == 50 and len(first["posts"]) == 150 and len(first["follows"]) == 250
+    assert first["mismatch"] == {"posts_count": 0, "followers_count": 0, "following_count": 0,
+                                 "likes_count": 0, "comments_count": 0}
+    assert all(row[6] == 3 and row[5] == 5 for row in first["users"])  # posts_count, following_count
+    assert sum(row[4] for row in first["users"]) == 250  # followers_count adds up to the follows
+    assert not any(a == b for a, b in first["follows"])
+    assert len(set(first["follows"])) == 250
+    assert len({row[1].lower() for row in first["users"]}) == 50
+    assert all(row[3] for row in first["posts"])  # Faker text, never empty
+
+    seed.seed(config, SMALL, progress=quiet)
+    assert _snapshot(config) == first
+    other = seed.seed(config, dataclasses.replace(SMALL, seed=8), progress=quiet)
+    assert other["counts"]["users"] == 50
+    assert _snapshot(config)["users"] != first["users"]
+
+
+async def test_seeded_users_log_in_and_minted_tokens_are_accepted(client, config):
+    seed.seed(config, SMALL, progress=seed.Progress(stream=io.StringIO()))
+    conn = seed.connect(config)
+    try:
+        data = tokens.mint(config, conn, count=5, password=SMALL.password)
+    finally:
+        conn.close()
+    assert len(data["tokens"]) == 5 and data["users"] == (1, 50) and data["posts"] == (1, 150)
+    assert len(data["logins"]) == 5
+
+    resp = await client.post("/api/v1/auth/login", json={"login": data["logins"][0], "password": SMALL.password})
+    assert resp.status == 200, await resp.text()
+
+    entry = data["tokens"][0]
+    resp = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {entry['token']}"})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["id"] == entry["user_id"]
+
+
+def test_progress_bar_only_on_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    plain, tty = io.StringIO(), Tty()
+    for progress in (seed.Progress(stream=plain), seed.Progress(stream=tty)):
+        progress.update("posts", 5, 10)
+        progress.finish("posts", 10)
+    assert "[" not in plain.getvalue() and "posts: 10 rows" in plain.getvalue()
+    assert "\r" in tty.getvalue() and "#" in tty.getvalue()
+
+
+def test_every_http_scenario_has_a_lua_script_that_uses_the_common_helpers():
+    assert (wrk.LUA_DIR / "common.lua").exists()
+    for name in runner.HTTP_SCENARIOS + ["healthz"]:
+        text = wrk.script_path(name).read_text()
+        assert 'dofile(dir .. "/common.lua")' in text, name
+        assert "function request()" in text, name
+    common = (wrk.LUA_DIR / "common.lua").read_text()
+    assert "function response(" in common and "BENCH_JSON" in common
+
+
+def test_data_lua_escapes_strings():
+    text = tokens.to_lua({"users": (1, 9), "posts": (1, 90), "hot_posts": (70, 90), "comment_posts": (80, 90),
+                          "tokens": [{"user_id": 3, "token": 'a"b\\c'}], "heavy_tokens": [],
+                          "logins": ["bob_1"], "password": "p\"w"})
+    assert 'users_min = 1, users_max = 9' in text
+    assert '{3, "a\\"b\\\\c"}' in text and 'password = "p\\"w"' in text
+
+
+WRK_TEXT = """Running 3s test @ http://127.0.0.1:8080
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.12ms    1.50ms  45.10ms   90.00%
+    Req/Sec     7.80k   500.00     8.50k    70.00%
+  Latency Distribution
+     50%    3.90ms
+     75%    4.50ms
+     90%    5.20ms
+     99%    1.20s
+  46800 requests in 3.00s, 7.50MB read
+  Socket errors: connect 0, read 2, write 0, timeout 7
+  Non-2xx or 3xx responses: 120
+Requests/sec:  15600.00
+Transfer/sec:      2.50MB
+"""
+
+WRK_JSON = ('Running 3s test @ http://127.0.0.1:8080\nRequests/sec: 1.0\n'
+            'BENCH_JSON {"requests": 3000, "duration_us": 2000000, "bytes": 100, "errors": {"connect": 1, '
+            '"read": 0, "write": 0, "status": 40, "timeout": 2}, "latency_us": {"min": 100, "mean": 1500.5, '
+            '"max": 90000, "stdev": 10.0, "p50": 1200, "p90": 2000, "p99": 15000, "p999": 80000}, '
+            '"statuses": {"200": 2960, "404": 40}}\n')
+
+
+def test_wrk_parser_reads_our_json_line():
+    parsed = wrk.parse(WRK_JSON)
+    assert parsed["requests"] == 3000 and parsed["rps"] == 1500.0
+    assert parsed["latency_ms"]["p50"] == 1.2 and parsed["latency_ms"]["p999"] == 80.0
+    assert parsed["statuses"] == {"200": 2960, "404": 40}
+    assert parsed["errors"]["non2xx"] == 40 and parsed["error_total"] == 43
+
+
+def test_wrk_parser_falls_back_to_the_text_summary():
+    parsed = wrk.parse(WRK_TEXT)
+    assert parsed["requests"] == 46800 and parsed["rps"] == 15600.0 and parsed["duration_s"] == 3.0
+    assert parsed["latency_ms"]["mean"] == 4.12 and parsed["latency_ms"]["p99"] == 1200.0
+    assert parsed["errors"]["timeout"] == 7 and parsed["errors"]["non2xx"] == 120
+    assert parsed["error_total"] == 129
+    assert wrk.parse("")["requests"] == 0
+
+
+@pytest.fixture
+def result() -> dict:
+    def row(scenario, rps, kind="http", **extra):
+        base = {"scenario": scenario, "workers": 1, "kind": kind, "rps": rps, "requests": 100,
+                "latency_ms": {"p50": 1.0, "p99": 9.5, "p999": 20.0}, "errors": {}, "error_total": 0,
+                "statuses": {"200": 100}, "cpu": {"server": 95.0, "mariadb": 40.0, "redis": 2.0, "loadgen": 50.0,
+                        "host": 190.0},
+                "notes": ""}
+        base.update(extra)
+        return base
+
+    rows = [row("hello", 10000.0), row("get_post", 2500.0),
+            row("feed", 50.0, statuses={"200": 10, "404": 5}, errors={"non2xx": 5, "timeout": 1}, error_total=6),
+            row("ws_chat", 300.0, kind="ws", notes="300/300 delivered"),
+            row("comments", None, latency_ms={}, failed="server did not become ready")]
+    runner.add_ratios(rows)
+    return {"started_at": "2026-01-02T03:04:05Z", "host": {"cpus": 2, "platform": "Linux", "python": "3.11"},
+            "params": {"duration": 10, "connections": 64, "threads": 2, "login_connections": 20},
+            "dataset": {"counts": {"users": 10000, "posts": 1000000}, "spec": {"seed": 1}},
+            "results": rows, "problems": ["wrk is not installed"]}
+
+
+def test_report_renders_ratios_errors_and_failures(result, tmp_path):
+    md = report.markdown(result)
+    lines = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    assert "100.0 %" in lines["hello"] and "25.0 %" in lines["get_post"] and "0.5 %" in lines["feed"]
+    assert "**6** (404×5, timeout×1)" in lines["feed"]
+    assert "95.0 / 40.0 / 2.0 / 50.0 (190)" in lines["get_post"]
+    assert "server did not become ready" in lines["comments"] and "—" in lines["comments"]
+    assert "300/300 delivered" in lines["ws_chat"]
+    assert "10,000 users" in md and "wrk is not installed" in md
+
+    path = tmp_path / "2026-01-02T030405.json"
+    path.write_text(json.dumps(result))
+    md_path, png_path = report.render(path)
+    assert md_path.read_text() == md
+    assert png_path is not None and png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_knows_every_scenario():
+    from bench.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--scenario", "no_such_scenario"])
+    assert set(runner.SCENARIOS) >= {"hello", "get_user", "get_post", "feed", "public_timeline", "comments",
+                                     "create_post", "like_toggle", "login", "mixed", "ws_hold", "ws_chat",
+                                     "ws_fanout"}
