@@ -1,5 +1,195 @@
-"""Handlers for messages (see shared/API.md)."""
+"""One-to-one chat over REST: send, conversations, history, read, edit, delete, responses."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
+from marshmallow import Schema, fields, validate
+
+from server import chat
+from server.auth import require_user
+from server.errors import NotFound
+from server.idempotency import idempotent
+from server.keys import DB
+from server.openapi import docs
+from server.pagination import make_page, page_params
+from server.present import media_url
+from server.queries import QUERIES as Q
+from server.responses import json_response, load_body
+from server.schemas import MediaSchema, Strict, UserSummarySchema
 
 routes = web.RouteTableDef()
+TAGS = ["messages"]
+KINDS = validate.OneOf(["text", "image", "video"])
+CLIENT_ID = validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1–64 printable ASCII characters.")
+
+
+class MessageCreateSchema(Strict):
+    recipient_id = fields.Integer(required=True, strict=True)
+    content = fields.String(required=True)
+    message_type = fields.String(load_default="text", validate=KINDS)
+    media_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    client_id = fields.String(load_default=None, allow_none=True, validate=CLIENT_ID)
+
+
+class MessageEditSchema(Strict):
+    content = fields.String(required=True)
+
+
+class ReadSchema(Strict):
+    up_to_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+
+
+class ResponseCreateSchema(Strict):
+    content = fields.String(required=True)
+    response_type = fields.String(load_default="text", validate=KINDS)
+    media_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class MessageSchema(Schema):
+    id = fields.Integer(required=True)
+    sender_id = fields.Integer()
+    recipient_id = fields.Integer()
+    message_type = fields.String()
+    content = fields.String()
+    media = fields.Nested(MediaSchema, allow_none=True)
+    client_id = fields.String(allow_none=True)
+    read_at = fields.String(allow_none=True)
+    responses_count = fields.Integer()
+    created_at = fields.String()
+    edited_at = fields.String(allow_none=True)
+
+
+class ResponseSchema(Schema):
+    id = fields.Integer(required=True)
+    message_id = fields.Integer()
+    author_id = fields.Integer()
+    response_type = fields.String()
+    content = fields.String()
+    media = fields.Nested(MediaSchema, allow_none=True)
+    created_at = fields.String()
+
+
+class ConversationSchema(Schema):
+    peer = fields.Nested(UserSummarySchema)
+    last_message = fields.Nested(MessageSchema)
+    unread_count = fields.Integer()
+    last_read_id = fields.Integer()
+
+
+class ReadStateSchema(Schema):
+    unread_count = fields.Integer()
+    last_read_id = fields.Integer()
+
+
+def _id(request: web.Request, name: str = "id") -> int:
+    return int(request.match_info[name])
+
+
+def _conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "peer": {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
+                 "profile_pic": media_url(app, row["peer_avatar_key"])},
+        "last_message": chat.message(app, row),
+        "unread_count": row["unread_count"],
+        "last_read_id": row["last_read_id"],
+    }
+
+
+@routes.post("/api/v1/messages")
+@docs("Send a message (client_id makes it idempotent: a retry returns the existing message, 200)",
+      tags=TAGS, auth="required", body=MessageCreateSchema,
+      responses={201: MessageSchema, 200: MessageSchema, 422: None},
+      extra={"parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]})
+async def send(request: web.Request) -> web.Response:
+    me = require_user(request)
+
+    async def run() -> web.Response:
+        data = await load_body(request, MessageCreateSchema())
+        msg, created = await chat.send_message(request.app, me, **data)
+        return json_response(msg, status=201 if created else 200)
+
+    return await idempotent(request, me, run)
+
+
+@routes.get("/api/v1/conversations")
+@docs("The viewer's conversations, most recent first", tags=TAGS, auth="required", paginated=True,
+      responses={200: ConversationSchema})
+async def conversations(request: web.Request) -> web.Response:
+    me, p = require_user(request), page_params(request)
+    rows = await request.app[DB].fetchall(p.sql(Q.conversations.page), p.args(user_id=me))
+    return json_response(make_page(rows, p, key=lambda r: r["last_message_id"],
+                                   dump=lambda r: _conversation(request.app, r)))
+
+
+@routes.get(r"/api/v1/conversations/{user_id:\d+}/messages")
+@docs("Messages between the viewer and a user (newest first; ?after= for newer)", tags=TAGS,
+      auth="required", paginated=True, responses={200: MessageSchema, 404: None})
+async def history(request: web.Request) -> web.Response:
+    me, peer, p = require_user(request), _id(request, "user_id"), page_params(request)
+    db = request.app[DB]
+    if peer == me or not await db.fetchval(Q.messages.user_exists, {"id": peer}):
+        raise NotFound("No such user.")
+    rows = await db.fetchall(p.sql(Q.messages.history), p.args(**chat.pair(me, peer)))
+    return json_response(make_page(rows, p, dump=lambda r: chat.message(request.app, r)))
+
+
+@routes.post(r"/api/v1/conversations/{user_id:\d+}/read")
+@docs("Mark the peer's messages read up to up_to_id (default: newest); the peer gets message.read",
+      tags=TAGS, auth="required", body=ReadSchema, responses={200: ReadStateSchema, 404: None})
+async def read(request: web.Request) -> web.Response:
+    me, peer = require_user(request), _id(request, "user_id")
+    data = await load_body(request, ReadSchema()) if request.body_exists else {"up_to_id": None}
+    return json_response(await chat.mark_read(request.app, me, peer, data["up_to_id"]))
+
+
+@routes.get(r"/api/v1/messages/{id:\d+}")
+@docs("A message (participants only)", tags=TAGS, auth="required", responses={200: MessageSchema, 404: None})
+async def show(request: web.Request) -> web.Response:
+    return json_response(await chat.get_message(request.app, require_user(request), _id(request)))
+
+
+@routes.patch(r"/api/v1/messages/{id:\d+}")
+@docs("Edit one's own message", tags=TAGS, auth="required", body=MessageEditSchema,
+      responses={200: MessageSchema, 403: None, 404: None})
+async def edit(request: web.Request) -> web.Response:
+    data = await load_body(request, MessageEditSchema())
+    return json_response(await chat.edit_message(request.app, require_user(request), _id(request),
+                                                 data["content"]))
+
+
+@routes.delete(r"/api/v1/messages/{id:\d+}")
+@docs("Delete one's own message; both sides get message.deleted", tags=TAGS, auth="required",
+      responses={204: None, 403: None, 404: None})
+async def delete(request: web.Request) -> web.Response:
+    await chat.delete_message(request.app, require_user(request), _id(request))
+    return web.Response(status=204)
+
+
+@routes.get(r"/api/v1/messages/{id:\d+}/responses")
+@docs("Responses to a message (participants only)", tags=TAGS, auth="required", paginated=True,
+      responses={200: ResponseSchema, 404: None})
+async def responses(request: web.Request) -> web.Response:
+    me, message_id, p = require_user(request), _id(request), page_params(request)
+    db = request.app[DB]
+    head = await db.fetchone(Q.messages.head, {"id": message_id})
+    if head is None or me not in (head["sender_id"], head["recipient_id"]):
+        raise NotFound("No such message.")
+    rows = await db.fetchall(p.sql(Q.messages.responses), p.args(message_id=message_id))
+    return json_response(make_page(rows, p, dump=lambda r: chat.response(request.app, r)))
+
+
+@routes.post(r"/api/v1/messages/{id:\d+}/responses")
+@docs("Respond to a message (participants only)", tags=TAGS, auth="required", body=ResponseCreateSchema,
+      responses={201: ResponseSchema, 404: None},
+      extra={"parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                            {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]})
+async def respond(request: web.Request) -> web.Response:
+    me = require_user(request)
+
+    async def run() -> web.Response:
+        data = await load_body(request, ResponseCreateSchema())
+        return json_response(await chat.add_response(request.app, me, _id(request), **data), status=201)
+
+    return await idempotent(request, me, run)

@@ -12,3 +12,27 @@ async def problem_of(resp, status: int) -> dict:
     assert body["title"]
     assert "X-Request-ID" in resp.headers
     return body
+
+
+async def next_frame(ws, type: str | None = None, wait: float = 5.0) -> dict:
+    """The next JSON frame from a WebSocket client (of `type`, skipping others); fails after `wait` seconds."""
+    import asyncio
+
+    import aiohttp
+
+    async with asyncio.timeout(wait):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.TEXT, f"expected a frame, got {msg.type} {msg.data!r}"
+            frame = msg.json()
+            if type is None or frame["type"] == type:
+                return frame
+
+
+async def no_frame(ws, type: str | None = None, wait: float = 0.3) -> None:
+    """Assert that no frame (of `type`) arrives within `wait` seconds."""
+    try:
+        frame = await next_frame(ws, type, wait=wait)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected frame {frame}")

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 Callback = Callable[[str, str], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
 
 
 class Bus(ABC):
@@ -17,6 +18,18 @@ class Bus(ABC):
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Callback]] = defaultdict(set)
+        self._reconnect_hooks: list[Hook] = []
+
+    def on_reconnect(self, hook: Hook) -> None:
+        """Call hook after the bus (re)connects: messages published meanwhile may have been lost."""
+        self._reconnect_hooks.append(hook)
+
+    async def _reconnected(self) -> None:
+        for hook in list(self._reconnect_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("bus reconnect hook failed")
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         pass

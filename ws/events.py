@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from server.db import Conn
-from server.keys import BUS, REDIS
+from server.keys import BUS, CONFIG, DB, REDIS
 from server.queries import QUERIES as Q
 from server.responses import dumps
 
@@ -60,8 +61,45 @@ async def publish(app: web.Application, events: list[Event] | Event | None) -> N
             await bus.publish(user_channel(app, event.user_id), event.frame())
         except Exception as exc:  # Redis down: the event is in MySQL, clients catch up on resume
             log.warning("publish of %s to user %s failed: %s", event.type, event.user_id, exc)
+        if event.seq is not None and event.seq % _prune_every(app) == 0:
+            await prune(app, event.user_id, event.seq)
 
 
 async def publish_transient(app: web.Application, user_id: int, type: str, data: dict[str, Any]) -> None:
     """Events outside the stream (typing, presence): no seq, not replayed."""
     await publish(app, Event(user_id, type, data))
+
+
+# --- replay --------------------------------------------------------------------------------
+
+async def latest_seq(app: web.Application, user_id: int) -> int:
+    """The user's latest seq (0 before the first event)."""
+    return int(await app[DB].fetchval(Q.events.latest_seq, {"user_id": user_id}) or 0)
+
+
+async def since(app: web.Application, user_id: int, last_seq: int, limit: int = 500) -> list[Event]:
+    """Stored events after last_seq, oldest first (at most limit). A gap before the first means pruned."""
+    rows = await app[DB].fetchall(Q.events.since, {"user_id": user_id, "seq": last_seq, "limit": limit})
+    return [Event(user_id, row["type"], orjson.loads(row["payload"]), int(row["seq"])) for row in rows]
+
+
+def _prune_every(app: web.Application) -> int:
+    return max(1, min(64, app[CONFIG].bus.replay_max))
+
+
+async def prune(app: web.Application, user_id: int, seq: int) -> None:
+    """Keep the user's last bus.replay_max events (older ones are a `reset` on resume)."""
+    try:
+        await app[DB].execute(Q.events.prune, {"user_id": user_id, "seq": seq - app[CONFIG].bus.replay_max})
+    except Exception as exc:  # best effort: the next prune catches up
+        log.warning("pruning events of user %s failed: %s", user_id, exc)
+
+
+async def prune_expired(app: web.Application, batch: int = 5000) -> int:
+    """Drop events older than bus.replay_ttl, in batches so no lock is held long."""
+    total = 0
+    while True:
+        n = await app[DB].execute(Q.realtime.prune_expired, {"ttl": app[CONFIG].bus.replay_ttl, "limit": batch})
+        total += n
+        if n < batch:
+            return total

@@ -23,3 +23,38 @@ DELETE FROM notifications WHERE id IN %(ids)s
 
 -- name: unread_count$
 SELECT COUNT(*) FROM notifications WHERE user_id = %(user_id)s AND is_read = FALSE
+
+-- name: page
+-- ix_notifications_user
+SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
+FROM notifications n
+JOIN users u ON u.id = n.actor_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE n.user_id = %(user_id)s AND n.id {cmp} %(cursor)s
+ORDER BY n.id {dir}
+LIMIT %(limit)s
+
+-- name: unread_page
+-- ix_notifications_unread
+SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
+FROM notifications n
+JOIN users u ON u.id = n.actor_id
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE n.user_id = %(user_id)s AND n.is_read = FALSE AND n.id {cmp} %(cursor)s
+ORDER BY n.id {dir}
+LIMIT %(limit)s
+
+-- name: mark_ids!
+UPDATE notifications SET is_read = TRUE WHERE user_id = %(user_id)s AND is_read = FALSE AND id IN %(ids)s
+
+-- name: mark_up_to!
+UPDATE notifications SET is_read = TRUE WHERE user_id = %(user_id)s AND is_read = FALSE AND id <= %(up_to_id)s
+
+-- name: mark_all!
+UPDATE notifications SET is_read = TRUE WHERE user_id = %(user_id)s AND is_read = FALSE
+
+-- name: unread_by_message
+-- Unread notifications that go with a message (its own and its responses') when it is deleted.
+SELECT user_id, COUNT(*) AS n FROM notifications
+WHERE message_id = %(message_id)s AND is_read = FALSE
+GROUP BY user_id

@@ -1,0 +1,256 @@
+"""One-to-one chat: the one send path (REST and the `message.send` frame), edits, reads, responses."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pymysql
+from aiohttp import web
+
+from server.db import Conn, error_code
+from server.errors import Forbidden, NotFound, ValidationFailed
+from server.keys import DB
+from server.notify import notify
+from server.present import media_url
+from server.queries import QUERIES as Q
+from server.responses import iso
+from ws.events import Event, emit, publish
+
+MAX_CONTENT = 5000
+# message_type / response_type → the media types it may carry.
+MEDIA_TYPES = {"image": ("image", "gif"), "video": ("video",)}
+
+
+# --- API objects ----------------------------------------------------------------------------
+
+def media_of(app: web.Application, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The attached Media of a row joined with `md_*` columns (see sql/queries/messages.sql)."""
+    if row.get("md_id") is None:
+        return None
+    return {
+        "id": row["md_id"], "type": row["md_type"], "url": media_url(app, row["md_key"]),
+        "thumbnail_url": media_url(app, row["md_thumb"]), "width": row["md_width"],
+        "height": row["md_height"], "duration": row["md_duration"], "size": row["md_size"],
+        "content_type": row["md_content_type"], "created_at": iso(row["md_created_at"]),
+    }
+
+
+def message(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"], "sender_id": row["sender_id"], "recipient_id": row["recipient_id"],
+        "message_type": row["message_type"], "content": row["content"], "media": media_of(app, row),
+        "client_id": row["client_id"], "read_at": iso(row["read_at"]),
+        "responses_count": row["responses_count"], "created_at": iso(row["created_at"]),
+        "edited_at": iso(row["edited_at"]),
+    }
+
+
+def response(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"], "message_id": row["message_id"], "author_id": row["author_id"],
+        "response_type": row["response_type"], "content": row["content"], "media": media_of(app, row),
+        "created_at": iso(row["created_at"]),
+    }
+
+
+def pair(a: int, b: int) -> dict[str, int]:
+    """The conversation's key in messages (user_lo, user_hi)."""
+    return {"lo": min(a, b), "hi": max(a, b)}
+
+
+# --- transactions that publish after COMMIT ---------------------------------------------------
+
+async def _run(app: web.Application, fn: Callable[[Conn, list[Event]], Awaitable[Any]]) -> Any:
+    events: list[Event] = []
+
+    async def tx(conn: Conn) -> Any:
+        events.clear()  # db.run may retry
+        return await fn(conn, events)
+
+    result = await app[DB].run(tx)
+    await publish(app, events)
+    return result
+
+
+def _check_body(kind: str, content: str, type_: str, media_id: int | None) -> None:
+    errors: dict[str, list[str]] = {}
+    if len(content) > MAX_CONTENT:
+        errors["content"] = [f"At most {MAX_CONTENT} characters."]
+    elif not content.strip() and media_id is None:
+        errors["content"] = ["Must not be blank (unless media is attached)."]
+    if type_ == "text" and media_id is not None:
+        errors[f"{kind}_type"] = ["Media needs image or video."]
+    elif type_ != "text" and media_id is None:
+        errors["media_id"] = [f"An {type_} {kind} needs media_id."]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+async def _attach(conn: Conn, query: str, owner: dict[str, int], user_id: int, media_id: int | None,
+                  type_: str) -> None:
+    if media_id is None:
+        return
+    changed = await conn.execute(query, {**owner, "media_id": media_id, "user_id": user_id,
+                                         "types": MEDIA_TYPES[type_]})
+    if changed != 1:
+        raise ValidationFailed({"media_id": [f"Must be one of your own unattached {type_} uploads."]})
+
+
+async def send_message(app: web.Application, sender_id: int, *, recipient_id: int, content: str,
+                       message_type: str = "text", media_id: int | None = None,
+                       client_id: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Store a message → (Message, created). A known (sender, client_id) returns the existing one.
+
+    message.created goes to both participants, a notification to the recipient.
+    """
+    if recipient_id == sender_id:
+        raise ValidationFailed({"recipient_id": ["You cannot message yourself."]})
+    _check_body("message", content, message_type, media_id)
+
+    async def fn(conn: Conn, events: list[Event]) -> tuple[int, bool]:
+        if client_id is not None:
+            existing = await conn.fetchval(Q.messages.by_client, {"sender_id": sender_id, "client_id": client_id})
+            if existing is not None:
+                return existing, False
+        if not await conn.fetchval(Q.messages.user_exists, {"id": recipient_id}):
+            raise ValidationFailed({"recipient_id": ["No such user."]})
+        mid = await conn.insert(Q.messages.create, {
+            "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
+            "content": content, "client_id": client_id})
+        await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
+        # Both conversation rows in id order, so opposite sends never lock in opposite orders.
+        for user_id in sorted((sender_id, recipient_id)):
+            if user_id == sender_id:
+                await conn.execute(Q.conversations.touch_sender, {
+                    "user_id": sender_id, "peer_id": recipient_id, "message_id": mid})
+            else:
+                await conn.execute(Q.conversations.touch_recipient, {
+                    "user_id": recipient_id, "peer_id": sender_id, "message_id": mid})
+        msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": mid}))
+        for user_id in sorted((sender_id, recipient_id)):
+            events.append(await emit(conn, user_id, "message.created", msg))
+            if user_id == recipient_id:
+                events.extend(await notify(conn, app, user_id=recipient_id, type="message",
+                                           actor_id=sender_id, message_id=mid))
+        return mid, True
+
+    try:
+        mid, created = await _run(app, fn)
+    except pymysql.err.IntegrityError as exc:
+        # A concurrent send with the same client_id won the unique key (sender_id, client_id).
+        if error_code(exc) != 1062 or client_id is None:
+            raise
+        mid = await app[DB].fetchval(Q.messages.by_client, {"sender_id": sender_id, "client_id": client_id})
+        if mid is None:
+            raise
+        created = False
+    row = await app[DB].fetchone(Q.messages.by_id, {"id": mid})
+    if not created and row["recipient_id"] != recipient_id:
+        raise ValidationFailed({"client_id": ["Already used for a message to another user."]})
+    return message(app, row), created
+
+
+async def _participant_message(conn: Conn, user_id: int, message_id: int, *, lock: bool) -> dict[str, Any]:
+    row = await conn.fetchone(Q.messages.lock if lock else Q.messages.head, {"id": message_id})
+    if row is None or user_id not in (row["sender_id"], row["recipient_id"]):
+        raise NotFound("No such message.")
+    return row
+
+
+async def get_message(app: web.Application, user_id: int, message_id: int) -> dict[str, Any]:
+    row = await app[DB].fetchone(Q.messages.by_id, {"id": message_id})
+    if row is None or user_id not in (row["sender_id"], row["recipient_id"]):
+        raise NotFound("No such message.")
+    return message(app, row)
+
+
+async def edit_message(app: web.Application, user_id: int, message_id: int, content: str) -> dict[str, Any]:
+    """Sender only → the Message with edited_at; message.updated to both."""
+    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+        head = await _participant_message(conn, user_id, message_id, lock=True)
+        if head["sender_id"] != user_id:
+            raise Forbidden("Only the sender may edit this message.")
+        if len(content) > MAX_CONTENT or (not content.strip() and head["message_type"] == "text"):
+            raise ValidationFailed({"content": [f"1–{MAX_CONTENT} characters, not blank."]})
+        await conn.execute(Q.messages.edit, {"id": message_id, "content": content})
+        msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": message_id}))
+        for uid in sorted((head["sender_id"], head["recipient_id"])):
+            events.append(await emit(conn, uid, "message.updated", msg))
+        return msg
+
+    return await _run(app, fn)
+
+
+async def delete_message(app: web.Application, user_id: int, message_id: int) -> None:
+    """Sender only; conversations and unread counts follow; message.deleted to both."""
+    async def fn(conn: Conn, events: list[Event]) -> None:
+        head = await _participant_message(conn, user_id, message_id, lock=True)
+        if head["sender_id"] != user_id:
+            raise Forbidden("Only the sender may delete this message.")
+        sender, recipient = head["sender_id"], head["recipient_id"]
+        lost = {r["user_id"]: r["n"] for r in await conn.fetchall(
+            Q.notifications.unread_by_message, {"message_id": message_id})}
+        await conn.execute(Q.conversations.unread_minus, {
+            "user_id": recipient, "peer_id": sender, "message_id": message_id})
+        await conn.execute(Q.messages.delete, {"id": message_id})
+        newest = await conn.fetchval(Q.messages.newest_id, pair(sender, recipient))
+        args = {"a": sender, "b": recipient, "message_id": message_id, "newest": newest}
+        await conn.execute(Q.conversations.drop_pair if newest is None else Q.conversations.retarget, args)
+        data = {"id": message_id, "sender_id": sender, "recipient_id": recipient}
+        for uid in sorted((sender, recipient)):
+            events.append(await emit(conn, uid, "message.deleted", data))
+            if lost.get(uid):
+                count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
+                events.append(await emit(conn, uid, "notification.read", {"unread_count": int(count)}))
+
+    await _run(app, fn)
+
+
+async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: int | None) -> dict[str, int]:
+    """Read the peer's messages up to up_to_id (default newest) → {unread_count, last_read_id}."""
+    async def fn(conn: Conn, events: list[Event]) -> dict[str, int]:
+        conv = await conn.fetchone(Q.conversations.lock, {"user_id": user_id, "peer_id": peer_id})
+        if conv is None:
+            if not await conn.fetchval(Q.messages.user_exists, {"id": peer_id}) or peer_id == user_id:
+                raise NotFound("No such conversation.")
+            return {"unread_count": 0, "last_read_id": 0}
+        old = conv["last_read_id"]
+        target = conv["last_message_id"] if up_to_id is None else min(up_to_id, conv["last_message_id"])
+        if target <= old:
+            return {"unread_count": conv["unread_count"], "last_read_id": old}
+        keys = {**pair(user_id, peer_id), "user_id": user_id, "peer_id": peer_id,
+                "from_id": old, "to_id": target}
+        await conn.execute(Q.messages.mark_read, keys)
+        await conn.execute(Q.conversations.set_read, keys)
+        unread = await conn.fetchval(Q.conversations.unread, {"user_id": user_id, "peer_id": peer_id})
+        data = {"reader_id": user_id, "peer_id": peer_id, "last_read_id": target}
+        for uid in sorted((user_id, peer_id)):
+            events.append(await emit(conn, uid, "message.read", data))
+        return {"unread_count": int(unread), "last_read_id": target}
+
+    return await _run(app, fn)
+
+
+async def add_response(app: web.Application, user_id: int, message_id: int, *, content: str,
+                       response_type: str = "text", media_id: int | None = None) -> dict[str, Any]:
+    """A participant's reply attached to a message → Response; response.created to both."""
+    _check_body("response", content, response_type, media_id)
+
+    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+        head = await _participant_message(conn, user_id, message_id, lock=True)
+        rid = await conn.insert(Q.messages.response_create, {
+            "message_id": message_id, "author_id": user_id, "response_type": response_type,
+            "content": content})
+        await conn.execute(Q.messages.bump_responses, {"id": message_id})
+        await _attach(conn, Q.messages.attach_response_media, {"response_id": rid}, user_id, media_id,
+                      response_type)
+        obj = response(app, await conn.fetchone(Q.messages.response_by_id, {"id": rid}))
+        for uid in sorted((head["sender_id"], head["recipient_id"])):
+            events.append(await emit(conn, uid, "response.created", obj))
+        # "a response to one's message": its sender is told, unless they wrote it.
+        events.extend(await notify(conn, app, user_id=head["sender_id"], type="response", actor_id=user_id,
+                                   message_id=message_id, response_id=rid))
+        return obj
+
+    return await _run(app, fn)

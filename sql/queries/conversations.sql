@@ -1,0 +1,60 @@
+-- Per-participant conversation state (one row per side), kept in the message's transaction.
+
+-- name: touch_sender!
+INSERT INTO conversations (user_id, peer_id, last_message_id)
+VALUES (%(user_id)s, %(peer_id)s, %(message_id)s)
+ON DUPLICATE KEY UPDATE last_message_id = GREATEST(last_message_id, VALUES(last_message_id)),
+                        updated_at = UTC_TIMESTAMP(3)
+
+-- name: touch_recipient!
+-- A new message from the peer is unread unless already past last_read_id.
+INSERT INTO conversations (user_id, peer_id, last_message_id, unread_count)
+VALUES (%(user_id)s, %(peer_id)s, %(message_id)s, 1)
+ON DUPLICATE KEY UPDATE
+  unread_count = unread_count + IF(VALUES(last_message_id) > last_read_id, 1, 0),
+  last_message_id = GREATEST(last_message_id, VALUES(last_message_id)),
+  updated_at = UTC_TIMESTAMP(3)
+
+-- name: lock^
+SELECT * FROM conversations WHERE user_id = %(user_id)s AND peer_id = %(peer_id)s FOR UPDATE
+
+-- name: unread$
+SELECT unread_count FROM conversations WHERE user_id = %(user_id)s AND peer_id = %(peer_id)s
+
+-- name: set_read!
+-- The count is recounted from the rows it counts (ix_messages_pair), under the row lock.
+UPDATE conversations SET last_read_id = %(to_id)s,
+  unread_count = (SELECT COUNT(*) FROM messages
+                  WHERE user_lo = %(lo)s AND user_hi = %(hi)s AND sender_id = %(peer_id)s AND id > %(to_id)s),
+  updated_at = UTC_TIMESTAMP(3)
+WHERE user_id = %(user_id)s AND peer_id = %(peer_id)s
+
+-- name: unread_minus!
+-- A deleted message the recipient had not read yet.
+UPDATE conversations SET unread_count = unread_count - 1
+WHERE user_id = %(user_id)s AND peer_id = %(peer_id)s AND last_read_id < %(message_id)s AND unread_count > 0
+
+-- name: retarget!
+UPDATE conversations SET last_message_id = %(newest)s
+WHERE ((user_id = %(a)s AND peer_id = %(b)s) OR (user_id = %(b)s AND peer_id = %(a)s))
+  AND last_message_id = %(message_id)s
+
+-- name: drop_pair!
+DELETE FROM conversations
+WHERE (user_id = %(a)s AND peer_id = %(b)s) OR (user_id = %(b)s AND peer_id = %(a)s)
+
+-- name: page
+-- ix_conversations_recent: most recent first, keyset on last_message_id.
+SELECT c.peer_id, c.last_message_id, c.last_read_id, c.unread_count,
+       u.username AS peer_username, u.full_name AS peer_full_name, av.storage_key AS peer_avatar_key,
+       m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM conversations c
+JOIN users u ON u.id = c.peer_id
+LEFT JOIN media av ON av.id = u.avatar_media_id
+JOIN messages m ON m.id = c.last_message_id
+LEFT JOIN media md ON md.message_id = m.id
+WHERE c.user_id = %(user_id)s AND c.last_message_id {cmp} %(cursor)s
+ORDER BY c.last_message_id {dir}
+LIMIT %(limit)s

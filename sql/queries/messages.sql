@@ -1,0 +1,89 @@
+-- One-to-one messages and their responses. Rows that carry media are joined with
+-- their attachment as md_* columns (server/chat.py media_of).
+
+-- name: by_id^
+SELECT m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM messages m
+LEFT JOIN media md ON md.message_id = m.id
+WHERE m.id = %(id)s
+
+-- name: head^
+SELECT id, sender_id, recipient_id, message_type FROM messages WHERE id = %(id)s
+
+-- name: lock^
+SELECT id, sender_id, recipient_id, message_type FROM messages WHERE id = %(id)s FOR UPDATE
+
+-- name: by_client$
+-- uq_messages_client
+SELECT id FROM messages WHERE sender_id = %(sender_id)s AND client_id = %(client_id)s
+
+-- name: user_exists$
+SELECT 1 FROM users WHERE id = %(id)s
+
+-- name: create<!
+INSERT INTO messages (sender_id, recipient_id, message_type, content, client_id)
+VALUES (%(sender_id)s, %(recipient_id)s, %(message_type)s, %(content)s, %(client_id)s)
+
+-- name: attach_media!
+-- The sender's own upload, not yet attached to anything; affected rows say whether it was.
+UPDATE media SET message_id = %(message_id)s
+WHERE id = %(media_id)s AND user_id = %(user_id)s AND purpose = 'upload' AND media_type IN %(types)s
+  AND post_id IS NULL AND comment_id IS NULL AND message_id IS NULL AND response_id IS NULL
+
+-- name: attach_response_media!
+UPDATE media SET response_id = %(response_id)s
+WHERE id = %(media_id)s AND user_id = %(user_id)s AND purpose = 'upload' AND media_type IN %(types)s
+  AND post_id IS NULL AND comment_id IS NULL AND message_id IS NULL AND response_id IS NULL
+
+-- name: history
+-- ix_messages_pair: one conversation is one index range whichever way messages went.
+SELECT m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM messages m
+LEFT JOIN media md ON md.message_id = m.id
+WHERE m.user_lo = %(lo)s AND m.user_hi = %(hi)s AND m.id {cmp} %(cursor)s
+ORDER BY m.id {dir}
+LIMIT %(limit)s
+
+-- name: edit!
+UPDATE messages SET content = %(content)s, edited_at = UTC_TIMESTAMP(3) WHERE id = %(id)s
+
+-- name: delete!
+DELETE FROM messages WHERE id = %(id)s
+
+-- name: newest_id$
+SELECT MAX(id) FROM messages WHERE user_lo = %(lo)s AND user_hi = %(hi)s
+
+-- name: mark_read!
+UPDATE messages SET read_at = UTC_TIMESTAMP(3)
+WHERE user_lo = %(lo)s AND user_hi = %(hi)s AND id > %(from_id)s AND id <= %(to_id)s
+  AND sender_id = %(peer_id)s AND read_at IS NULL
+
+-- name: response_create<!
+INSERT INTO message_responses (message_id, author_id, response_type, content)
+VALUES (%(message_id)s, %(author_id)s, %(response_type)s, %(content)s)
+
+-- name: bump_responses!
+UPDATE messages SET responses_count = responses_count + 1 WHERE id = %(id)s
+
+-- name: response_by_id^
+SELECT r.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM message_responses r
+LEFT JOIN media md ON md.response_id = r.id
+WHERE r.id = %(id)s
+
+-- name: responses
+-- ix_message_responses_message
+SELECT r.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM message_responses r
+LEFT JOIN media md ON md.response_id = r.id
+WHERE r.message_id = %(message_id)s AND r.id {cmp} %(cursor)s
+ORDER BY r.id {dir}
+LIMIT %(limit)s

@@ -1,0 +1,440 @@
+"""The hub: user id → this process's open sockets; ordered, gap-free delivery; presence.
+
+Each socket has exactly one reader (its handler) and one writer task draining a bounded queue;
+a socket whose queue overflows is closed, so a slow client never delays anyone else.
+Stream events (with seq) reach a socket strictly in order and at most once: a gap is filled from
+the durable log in MySQL, which is also how a resume (?last_seq=N) and a lost Redis publish heal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from server.keys import BUS, CONFIG, DB, METRICS, REDIS
+from server.queries import QUERIES as Q
+from server.ratelimit import parse_rate
+from server.responses import dumps
+from ws import events
+
+log = logging.getLogger(__name__)
+
+# Close codes (API.md "Real time").
+GOING_AWAY, POLICY, TOO_BIG, INTERNAL, REVOKED = 1001, 1008, 1009, 1011, 4001
+CATCHUP_BATCH = 500
+# A send that takes longer than this means the client stopped reading.
+WRITE_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
+# Bad frames tolerated per window before the socket is closed with 1008.
+MAX_ERRORS, ERROR_WINDOW = 10, 60.0
+PRESENCE_PEERS = 100
+PRUNE_EVERY = 600.0
+
+FrameHandler = Callable[["Socket", str, dict[str, Any]], Awaitable[None]]
+
+
+class FrameError(Exception):
+    """A client frame that cannot be served: answered with an `error` frame."""
+
+    def __init__(self, code: str, detail: str, client_id: str | None = None, **extra: Any):
+        super().__init__(detail)
+        self.code, self.detail, self.client_id, self.extra = code, detail, client_id, extra
+
+    def frame(self) -> str:
+        data: dict[str, Any] = {"code": self.code, "detail": self.detail, **self.extra}
+        if self.client_id is not None:
+            data["client_id"] = self.client_id
+        return frame("error", data)
+
+
+def frame(type: str, data: dict[str, Any] | None = None) -> str:
+    return dumps({"type": type, "data": data or {}}).decode()
+
+
+class Socket:
+    """One open WebSocket of a user (one device)."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, user_id: int, session_id: int,
+                 queue_size: int):
+        self.ws = ws
+        self.request = request
+        self.user_id = user_id
+        self.session_id = session_id
+        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self.writer: asyncio.Task | None = None
+        self.catchup: asyncio.Task | None = None
+        self.last_seq: int | None = None  # last stream seq queued; None until hello
+        self.target = 0  # highest seq known to exist
+        self.closing = False
+        self.errors: deque[float] = deque()
+        self.frames: deque[float] = deque()
+        self.typing_at: dict[int, float] = {}
+        self.peers: set[int] = set()
+
+
+class Hub:
+    def __init__(self, app: web.Application):
+        self.app = app
+        self.config = app[CONFIG]
+        self.users: dict[int, set[Socket]] = {}
+        self.channels: dict[str, int] = {}
+        self.instance = uuid.uuid4().hex
+        self._tasks: set[asyncio.Task] = set()
+        self._rate = parse_rate(self.config.ratelimit.ws_frames) if self.config.ratelimit.enabled else None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.app[BUS].on_reconnect(self._bus_reconnected)
+        self._spawn(self._presence_refresher())
+        self._spawn(self._pruner())
+
+    async def shutdown(self) -> None:
+        """Close every socket with 1001 (server shutting down)."""
+        await asyncio.gather(*(self.close(s, GOING_AWAY, "server shutting down")
+                               for socks in list(self.users.values()) for s in list(socks)))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- one socket's life ----------------------------------------------------------------
+
+    async def serve(self, sock: Socket, last_seq: int | None, on_frame: FrameHandler) -> None:
+        """Register, say hello (+ replay), then read frames until the socket closes."""
+        sock.writer = asyncio.create_task(self._writer(sock))
+        first_here = await self._add(sock)
+        try:
+            # Marked online before hello, so whoever connects after this hello sees this user.
+            was_online = await self._presence_arrive(sock, first_here)
+            try:
+                await self._start_stream(sock, last_seq)
+            except Exception as exc:  # MySQL down: the client reconnects with its last_seq later
+                log.warning("stream of user %s could not start: %s", sock.user_id, exc)
+                await self.close(sock, INTERNAL, "try again")
+                return
+            await self._presence_connected(sock, was_online)
+            await self._read(sock, on_frame)
+        finally:
+            await self._remove(sock)
+            if sock.writer is not None:
+                sock.writer.cancel()
+            if sock.catchup is not None:
+                sock.catchup.cancel()
+
+    async def _add(self, sock: Socket) -> bool:
+        socks = self.users.setdefault(sock.user_id, set())
+        first = not socks
+        socks.add(sock)
+        self.app[METRICS].sockets.inc()
+        if first:
+            channel = events.user_channel(self.app, sock.user_id)
+            self.channels[channel] = sock.user_id
+            await self.app[BUS].subscribe(channel, self._on_bus)
+        return first
+
+    async def _remove(self, sock: Socket) -> None:
+        socks = self.users.get(sock.user_id)
+        if socks is None or sock not in socks:
+            return
+        socks.discard(sock)
+        self.app[METRICS].sockets.dec()
+        if not socks:
+            del self.users[sock.user_id]
+            channel = events.user_channel(self.app, sock.user_id)
+            with contextlib.suppress(Exception):
+                await self.app[BUS].unsubscribe(channel, self._on_bus)
+            if sock.user_id not in self.users:
+                self.channels.pop(channel, None)
+                await self._presence_gone(sock.user_id)
+
+    async def _read(self, sock: Socket, on_frame: FrameHandler) -> None:
+        async for msg in sock.ws:
+            if sock.closing:
+                break
+            if not self._within_rate(sock):
+                await self.close(sock, POLICY, "too many frames")
+                break
+            try:
+                if msg.type == WSMsgType.TEXT:
+                    type_, data = parse_frame(msg.data)
+                    await on_frame(sock, type_, data)
+                else:
+                    raise FrameError("bad_frame", "Frames are JSON text.")
+            except FrameError as exc:
+                self.push(sock, exc.frame())
+                if self._too_many_errors(sock):
+                    await self.close(sock, POLICY, "too many bad frames")
+                    break
+            except Exception:  # a failing frame never takes the socket (or the process) down
+                log.exception("frame of user %s failed", sock.user_id)
+                self.push(sock, FrameError("internal", "The frame could not be served; retry.").frame())
+        # aiohttp has already closed with 1009 (too big) or answered the client's close.
+
+    def _within_rate(self, sock: Socket) -> bool:
+        if self._rate is None:
+            return True
+        limit, window = self._rate
+        return _window_hit(sock.frames, limit, window)
+
+    def _too_many_errors(self, sock: Socket) -> bool:
+        return not _window_hit(sock.errors, MAX_ERRORS, ERROR_WINDOW)
+
+    # --- writing --------------------------------------------------------------------------
+
+    def push(self, sock: Socket, text: str) -> None:
+        """Queue a frame; a socket that does not keep up is dropped, never waited for."""
+        if sock.closing:
+            return
+        try:
+            sock.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            log.info("closing slow socket of user %s (send queue full)", sock.user_id)
+            self._spawn(self.close(sock, POLICY, "too slow"))
+
+    async def _writer(self, sock: Socket) -> None:
+        try:
+            while True:
+                text = await sock.queue.get()
+                await asyncio.wait_for(sock.ws.send_str(text), WRITE_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self._spawn(self.close(sock, POLICY, "too slow"))
+        except Exception:  # the peer went away; the reader sees it too
+            self._spawn(self.close(sock, INTERNAL, ""))
+
+    async def close(self, sock: Socket, code: int, reason: str) -> None:
+        """Close once; abort the connection when even the close frame cannot be sent."""
+        if sock.closing:
+            return
+        sock.closing = True
+        if sock.writer is not None and sock.writer is not asyncio.current_task():
+            sock.writer.cancel()
+        try:
+            await asyncio.wait_for(sock.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+        except Exception:
+            transport = sock.request.transport
+            if transport is not None:
+                transport.abort()
+
+    # --- the event stream -----------------------------------------------------------------
+
+    async def _start_stream(self, sock: Socket, last_seq: int | None) -> None:
+        latest = await events.latest_seq(self.app, sock.user_id)
+        self.push(sock, frame("hello", {"user_id": sock.user_id, "seq": latest}))
+        if last_seq is None or last_seq >= latest:
+            if last_seq is not None and last_seq > latest:
+                self.push(sock, frame("reset", {"seq": latest}))
+            sock.last_seq = latest
+        else:
+            sock.last_seq = last_seq
+            sock.target = max(sock.target, latest)
+        if sock.target > sock.last_seq:
+            self._catch_up(sock)
+
+    async def _on_bus(self, channel: str, message: str) -> None:
+        user_id = self.channels.get(channel)
+        socks = self.users.get(user_id) if user_id is not None else None
+        if not socks:
+            return
+        try:
+            head = orjson.loads(message)
+            type_, seq = head["type"], head.get("seq")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("dropping a malformed bus message on %s", channel)
+            return
+        if type_ == "session.revoked":
+            revoked = set((head.get("data") or {}).get("session_ids") or ())
+            for sock in list(socks):
+                if sock.session_id in revoked:
+                    self._spawn(self.close(sock, REVOKED, "session revoked"))
+            return
+        for sock in list(socks):
+            if seq is None:
+                self.push(sock, message)
+            else:
+                self.offer(sock, int(seq), message)
+
+    def offer(self, sock: Socket, seq: int, text: str) -> None:
+        """A stream event: in order → queued; already sent → dropped; ahead → fill the gap first."""
+        if sock.last_seq is not None and seq == sock.last_seq + 1:
+            self.push(sock, text)
+            sock.last_seq = seq
+            return
+        if sock.last_seq is not None and seq <= sock.last_seq:
+            return
+        sock.target = max(sock.target, seq)
+        if sock.last_seq is not None:
+            self._catch_up(sock)
+
+    def _catch_up(self, sock: Socket) -> None:
+        if sock.catchup is None and not sock.closing:
+            sock.catchup = asyncio.create_task(self._run_catch_up(sock))
+
+    async def _run_catch_up(self, sock: Socket) -> None:
+        try:
+            while not sock.closing and sock.last_seq is not None and sock.last_seq < sock.target:
+                batch = await events.since(self.app, sock.user_id, sock.last_seq, CATCHUP_BATCH)
+                if not batch or batch[0].seq > sock.last_seq + 1:
+                    # Older than the replay log: the client re-reads over REST.
+                    latest = max(sock.target, await events.latest_seq(self.app, sock.user_id))
+                    self.push(sock, frame("reset", {"seq": latest}))
+                    sock.last_seq = latest
+                    break
+                for event in batch:
+                    if event.seq > sock.last_seq:
+                        self.push(sock, event.frame())
+                        sock.last_seq = event.seq
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("catch-up of user %s failed: %s", sock.user_id, exc)
+            self._spawn(self.close(sock, INTERNAL, "try again"))
+        finally:
+            sock.catchup = None
+
+    async def _bus_reconnected(self) -> None:
+        """Publishes may have been lost while the bus was down: top every socket up from MySQL."""
+        if self.users:
+            self._spawn(self._top_up(list(self.users)))
+
+    async def _top_up(self, user_ids: list[int]) -> None:
+        for user_id in user_ids:
+            try:
+                latest = await events.latest_seq(self.app, user_id)
+            except Exception as exc:
+                log.warning("top-up of user %s failed: %s", user_id, exc)
+                continue
+            for sock in list(self.users.get(user_id, ())):
+                if sock.last_seq is not None and latest > sock.last_seq:
+                    sock.target = max(sock.target, latest)
+                    self._catch_up(sock)
+
+    # --- presence (transient, kept in Redis with a TTL) ------------------------------------
+
+    def _presence_key(self, user_id: int) -> str:
+        return self.app[REDIS].key("presence", user_id)
+
+    async def is_online(self, user_ids: list[int]) -> dict[int, bool]:
+        r = self.app[REDIS]
+        now = time.time()
+        async with r.client.pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                pipe.zcount(self._presence_key(uid), now, "+inf")
+            counts = await pipe.execute()
+        return {uid: bool(c) for uid, c in zip(user_ids, counts, strict=True)}
+
+    async def _presence_arrive(self, sock: Socket, first_here: bool) -> bool:
+        """Mark the user online; whether they already were (on another socket or worker)."""
+        try:
+            was_online = (await self.is_online([sock.user_id]))[sock.user_id]
+            if first_here:
+                await self._mark(sock.user_id)
+            return was_online
+        except Exception as exc:  # presence is best effort (Redis down)
+            log.info("presence unavailable: %s", exc)
+            return True
+
+    async def _presence_connected(self, sock: Socket, was_online: bool) -> None:
+        """Tell the new socket which peers are online, and the peers that this user came online."""
+        try:
+            peers = [r["peer_id"] for r in await self.app[DB].fetchall(
+                Q.realtime.recent_peers, {"user_id": sock.user_id, "limit": PRESENCE_PEERS})]
+            sock.peers.update(peers)
+            online = [p for p, on in (await self.is_online(peers)).items() if on] if peers else []
+            for peer in online:
+                self.push(sock, frame("presence", {"user_id": peer, "online": True}))
+            if not was_online:
+                await self._announce(sock.user_id, online, True)
+        except Exception as exc:  # presence is best effort (Redis or MySQL down)
+            log.info("presence unavailable: %s", exc)
+
+    async def _presence_gone(self, user_id: int) -> None:
+        try:
+            r = self.app[REDIS]
+            await r.client.zrem(self._presence_key(user_id), self.instance)
+            if (await self.is_online([user_id]))[user_id]:
+                return  # still connected on another worker
+            peers = [row["peer_id"] for row in await self.app[DB].fetchall(
+                Q.realtime.recent_peers, {"user_id": user_id, "limit": PRESENCE_PEERS})]
+            online = await self.is_online(peers) if peers else {}
+            await self._announce(user_id, [p for p, on in online.items() if on], False)
+        except Exception as exc:
+            log.info("presence update failed: %s", exc)
+
+    async def _mark(self, *user_ids: int) -> None:
+        r = self.app[REDIS]
+        ttl = self.config.ws.presence_ttl
+        now = time.time()
+        async with r.client.pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                key = self._presence_key(uid)
+                pipe.zadd(key, {self.instance: now + ttl})
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def _announce(self, user_id: int, peers: list[int], online: bool) -> None:
+        for peer in peers:
+            await events.publish_transient(self.app, peer, "presence", {"user_id": user_id, "online": online})
+
+    async def _presence_refresher(self) -> None:
+        # A dead worker stops refreshing: its users go offline when their entries expire.
+        interval = max(1.0, self.config.ws.presence_ttl / 3)
+        while True:
+            await asyncio.sleep(interval)
+            if self.users:
+                try:
+                    await self._mark(*self.users)
+                except Exception as exc:
+                    log.info("presence refresh failed: %s", exc)
+
+    async def _pruner(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            try:
+                await events.prune_expired(self.app)
+            except Exception as exc:
+                log.info("pruning expired events failed: %s", exc)
+
+
+def _window_hit(stamps: deque[float], limit: int, window: float) -> bool:
+    """Sliding-window count: record a hit; False when it is over the limit."""
+    now = time.monotonic()
+    while stamps and stamps[0] <= now - window:
+        stamps.popleft()
+    stamps.append(now)
+    return len(stamps) <= limit
+
+
+def parse_frame(text: str) -> tuple[str, dict[str, Any]]:
+    """`{"type": "...", "data": {...}}` → (type, data); anything else is a FrameError."""
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise FrameError("bad_frame", "The frame is not valid JSON.") from None
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        raise FrameError("bad_frame", 'A frame is an object {"type": "...", "data": {...}}.')
+    data = body.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or set(body) - {"type", "data"}:
+        raise FrameError("bad_frame", '"data" must be an object; no other keys are allowed.')
+    return body["type"], data

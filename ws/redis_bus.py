@@ -1,0 +1,101 @@
+"""The Redis pub/sub bus: any number of workers; a listener that reconnects and resubscribes by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from server.config import Config
+from ws.bus import Bus
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 2.0
+# get_message() wakes up this often, so a dead connection is noticed even when idle.
+POLL = 1.0
+
+
+class RedisBus(Bus):
+    """One pub/sub connection per process, subscribed only to the channels of its local users."""
+
+    def __init__(self, config: Config, prefix: str):
+        super().__init__()
+        self._client = aioredis.Redis.from_url(
+            config.redis.url,
+            socket_timeout=config.redis.socket_timeout,
+            socket_connect_timeout=config.redis.connect_timeout,
+            health_check_interval=15,
+            decode_responses=True,
+            # One immediate retry: after a Redis restart every pooled connection is stale once.
+            retry=Retry(NoBackoff(), 1),
+        )
+        # Always subscribed, so the connection exists (and is watched) even with no local users.
+        self._control = f"{prefix}bus:control"
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="redis-bus-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._client.aclose()
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self._client.publish(channel, message)
+
+    async def _listen(self, channel: str) -> None:
+        await self._command("subscribe", channel)
+
+    async def _unlisten(self, channel: str) -> None:
+        await self._command("unsubscribe", channel)
+
+    async def _command(self, name: str, channel: str) -> None:
+        async with self._lock:
+            pubsub = self._pubsub
+            if pubsub is None:
+                return  # the listener subscribes to every wanted channel when it connects
+            try:
+                await getattr(pubsub, name)(channel)
+            except Exception as exc:  # the listener notices the broken connection and starts over
+                log.warning("bus %s %s failed: %s", name, channel, exc)
+
+    async def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                async with self._lock:
+                    await pubsub.subscribe(self._control, *self._subscribers)
+                    self._pubsub = pubsub
+                self.connected.set()
+                if delay > BACKOFF_FIRST:
+                    log.info("bus reconnected to Redis")
+                delay = BACKOFF_FIRST
+                await self._reconnected()
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
+                    if msg is not None and msg["type"] == "message" and msg["channel"] != self._control:
+                        await self._deliver(msg["channel"], msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("bus lost Redis (%s: %s); reconnecting in %.2fs", type(exc).__name__, exc, delay)
+            finally:
+                self.connected.clear()
+                self._pubsub = None
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pubsub.aclose(), 1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
