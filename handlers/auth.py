@@ -113,12 +113,12 @@ async def issue_session(request: web.Request, user_id: int, kind: str = "api", c
     if conn is None:
         async with app[DB].transaction() as tx:
             tokens = await create_session(tx, app[CONFIG], **meta)
-            row = await tx.fetchone(Q.users.by_id, {"id": user_id})
+            user = await present.user(tx, app, user_id, with_email=True)
     else:
         tokens = await create_session(conn, app[CONFIG], **meta)
-        row = await conn.fetchone(Q.users.by_id, {"id": user_id})
+        user = await present.user(conn, app, user_id, with_email=True)
     session_id = tokens.pop("session_id")
-    body = {"user": present.user(app, row, with_email=True), **tokens}
+    body = {"user": user, **tokens}
     if with_session_id:
         body["session_id"] = session_id
     return body
@@ -208,11 +208,11 @@ async def rotate_refresh(tx: Conn, request: web.Request, token_hash: bytes) -> d
     await tx.execute(Q.sessions.add_refresh, {"token_hash": new_hash, "session_id": row["session_id"]})
     ttl = config.auth.conduit_ttl if row["kind"] == "conduit" else config.auth.refresh_ttl
     await tx.execute(Q.sessions.touch, {"id": row["session_id"], "ttl": ttl})
-    user = await tx.fetchone(Q.users.by_id, {"id": row["user_id"]})
+    user = await present.user(tx, request.app, row["user_id"], with_email=True)
     tokens = token_pair(config, user_id=row["user_id"], session_id=row["session_id"], refresh=new,
                         kind=row["kind"])
     tokens.pop("session_id")
-    return {"body": {"user": present.user(request.app, user, with_email=True), **tokens}}
+    return {"body": {"user": user, **tokens}}
 
 
 @routes.post("/api/v1/auth/logout")

@@ -21,14 +21,14 @@ routes = web.RouteTableDef()
 TAGS = ["users"]
 
 
-async def set_avatar(app: web.Application, user_id: int, cols: dict[str, Any] | None) -> dict[str, Any]:
-    """Make `cols` (a stored file's media columns; None removes it) the avatar → the user row.
+async def set_avatar(app: web.Application, user_id: int, cols: dict[str, Any] | None) -> None:
+    """Make `cols` (a stored file's media columns; None removes it) the avatar.
 
     The old avatar's row goes in the same transaction; its files after COMMIT, if unshared.
     """
     old: dict[str, Any] = {}
 
-    async def change(tx: Conn) -> dict[str, Any]:
+    async def change(tx: Conn) -> None:
         old.clear()
         old.update(await tx.fetchone(Q.media.lock_avatar, {"user_id": user_id}) or {})
         media_id = None
@@ -37,11 +37,9 @@ async def set_avatar(app: web.Application, user_id: int, cols: dict[str, Any] | 
         await tx.execute(Q.media.set_avatar, {"user_id": user_id, "media_id": media_id})
         if old.get("avatar_media_id"):
             await tx.execute(Q.media.delete_avatar, {"id": old["avatar_media_id"], "user_id": user_id})
-        return await tx.fetchone(Q.users.by_id, {"id": user_id})
 
-    row = await app[DB].run(change)
+    await app[DB].run(change)
     await delete_unused_files(app, [old.get("storage_key"), old.get("thumb_key")])
-    return row
 
 
 @routes.put("/api/v1/users/me/avatar")
@@ -51,12 +49,13 @@ async def set_avatar(app: web.Application, user_id: int, cols: dict[str, Any] | 
 async def put_avatar(request: web.Request) -> web.Response:
     me = require_user(request)
     upload = await read_upload(request, kinds=("image",))
-    row = await set_avatar(request.app, me, await store(request.app, upload))
-    return json_response(present.user(request.app, row, with_email=True))
+    await set_avatar(request.app, me, await store(request.app, upload))
+    return json_response(await present.user(request.app[DB], request.app, me, with_email=True))
 
 
 @routes.delete("/api/v1/users/me/avatar")
 @docs("Remove the profile picture", tags=TAGS, auth="required", responses={200: UserSchema})
 async def delete_avatar(request: web.Request) -> web.Response:
-    row = await set_avatar(request.app, require_user(request), None)
-    return json_response(present.user(request.app, row, with_email=True))
+    me = require_user(request)
+    await set_avatar(request.app, me, None)
+    return json_response(await present.user(request.app[DB], request.app, me, with_email=True))

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema, fields
 
-from server import present
+from server import present, timeline
 from server.auth import require_user, viewer_id
 from server.db import Conn, Database
 from server.errors import NotFound, ValidationFailed
@@ -17,7 +17,7 @@ from server.notify import notify, retract
 from server.openapi import docs
 from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response
+from server.responses import json_response, raw_page
 from server.schemas import UserSchema
 from ws.events import Event, publish
 
@@ -61,6 +61,7 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
         return {"following": on, "followers_count": int(count)}
 
     result = await app[DB].run(tx)
+    await timeline.follows_changed(app, follower_id)
     await publish(app, events)
     return result
 
@@ -98,10 +99,8 @@ async def _user_list(request: web.Request, query: str) -> web.Response:
             raise NotFound("No such user.")
         rows = await conn.fetchall(p.sql(query), p.args(user_id=user_id))
         page = make_page(rows, p, key=lambda r: r["follow_id"])
-        rel = await relation(conn, me, [r["id"] for r in page["items"]])
-    page["items"] = [present.user(app, r, relation=rel.get(r["id"]) if me is not None else None)
-                     for r in page["items"]]
-    return json_response(page)
+        docs = await present.user_docs(conn, app, [r["id"] for r in page["items"]], viewer_id=me)
+    return raw_page([docs[r["id"]] for r in page["items"] if r["id"] in docs], page["next_cursor"])
 
 
 @routes.get(r"/api/v1/users/{id:\d+}/followers")

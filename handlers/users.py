@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from handlers import follows
 from server import present
 from server.auth import require_user, viewer_id
 from server.errors import NotFound
@@ -15,7 +14,7 @@ from server.keys import DB
 from server.openapi import docs
 from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body, load_query
+from server.responses import load_body, load_query, raw_json, raw_page
 from server.schemas import Strict, UserSchema
 
 routes = web.RouteTableDef()
@@ -41,28 +40,20 @@ class LookupQuery(Strict):
     username = fields.String(required=True, validate=validate.Length(min=1, max=30))
 
 
-async def relations(db: Any, viewer: int | None, user_ids: list[int]) -> dict[int, dict[str, bool]] | None:
-    """following/followed_by of the viewer with each user; None for anonymous viewers."""
-    if viewer is None:
-        return None
-    return await follows.relation(db, viewer, user_ids)
-
-
-async def show(request: web.Request, row: dict[str, Any] | None) -> web.Response:
-    """One public User, with the viewer's relation when a token was sent."""
-    if row is None:
+async def show(request: web.Request, user_id: int | None, *, with_email: bool = False) -> web.Response:
+    """One User (JSON built by MariaDB), with the viewer's relation when a token was sent."""
+    viewer = viewer_id(request)
+    docs = await present.user_docs(request.app[DB], request.app, [user_id] if user_id else [],
+                                   viewer_id=None if with_email else viewer, with_email=with_email)
+    if user_id not in docs:
         raise NotFound("No such user.")
-    rel = await relations(request.app[DB], viewer_id(request), [row["id"]])
-    return json_response(present.user(request.app, row, relation=rel[row["id"]] if rel else None))
+    return raw_json(docs[user_id])
 
 
 @routes.get("/api/v1/users/me")
 @docs("The viewer's own account (with email)", tags=TAGS, auth="required", responses={200: UserSchema})
 async def me(request: web.Request) -> web.Response:
-    row = await request.app[DB].fetchone(Q.users.by_id, {"id": require_user(request)})
-    if row is None:
-        raise NotFound("No such user.")
-    return json_response(present.user(request.app, row, with_email=True))
+    return await show(request, require_user(request), with_email=True)
 
 
 @routes.patch("/api/v1/users/me")
@@ -76,10 +67,8 @@ async def update_me(request: web.Request) -> web.Response:
         args[f"set_{name}"] = name in data
         args[name] = data.get(name)
     db = request.app[DB]
-    async with db.transaction() as tx:
-        await tx.execute(Q.users.update_profile, args)
-        row = await tx.fetchone(Q.users.by_id, {"id": user_id})
-    return json_response(present.user(request.app, row, with_email=True))
+    await db.execute(Q.users.update_profile, args)
+    return await show(request, user_id, with_email=True)
 
 
 @routes.get("/api/v1/users")
@@ -91,9 +80,10 @@ async def search(request: web.Request) -> web.Response:
     prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     db = request.app[DB]
     rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix))
-    rel = await relations(db, viewer_id(request), [r["id"] for r in rows[: p.limit]])
-    return json_response(make_page(rows, p, dump=lambda r: present.user(
-        request.app, r, relation=rel[r["id"]] if rel else None)))
+    page = make_page(rows, p)
+    docs = await present.user_docs(db, request.app, [r["id"] for r in page["items"]],
+                                   viewer_id=viewer_id(request))
+    return raw_page([docs[r["id"]] for r in page["items"] if r["id"] in docs], page["next_cursor"])
 
 
 @routes.get("/api/v1/users/lookup")
@@ -101,11 +91,11 @@ async def search(request: web.Request) -> web.Response:
       query=LookupQuery, responses={200: UserSchema, 404: None})
 async def lookup(request: web.Request) -> web.Response:
     username = load_query(request, LookupQuery())["username"]
-    return await show(request, await request.app[DB].fetchone(Q.users.by_username, {"username": username}))
+    return await show(request, await request.app[DB].fetchval(Q.users.id_by_username, {"username": username}))
 
 
 @routes.get(r"/api/v1/users/{id:\d+}")
 @docs("A user's public profile", tags=TAGS, auth="optional", responses={200: UserSchema, 404: None})
 async def get_user(request: web.Request) -> web.Response:
     user_id = int(request.match_info["id"])
-    return await show(request, await request.app[DB].fetchone(Q.users.by_id, {"id": user_id}))
+    return await show(request, user_id)

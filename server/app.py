@@ -22,6 +22,7 @@ from server.middlewares import (
     metrics_middleware,
     on_prepare,
     request_id_middleware,
+    shed_middleware,
     timeout_middleware,
     write_limit_middleware,
 )
@@ -38,7 +39,8 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app = web.Application(
         client_max_size=config.http.max_body,
         middlewares=[request_id_middleware, metrics_middleware, error_middleware,
-                     timeout_middleware, auth_middleware, write_limit_middleware],
+                     shed_middleware(config.http.max_in_flight), timeout_middleware, auth_middleware,
+                     write_limit_middleware],
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()

@@ -65,6 +65,7 @@ class HttpSchema(_Strict):
     public_url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
     trust_proxy = fields.Boolean(required=True)
     request_timeout = fields.Float(required=True, validate=validate.Range(min=0.1))
+    max_in_flight = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
 class ServerSchema(_Strict):
@@ -172,6 +173,12 @@ class WsSchema(_Strict):
     presence_ttl = Positive()
 
 
+class TimelineSchema(_Strict):
+    enabled = fields.Boolean(required=True)
+    size = fields.Integer(required=True, validate=validate.Range(10, 100_000))
+    ttl = Positive()
+
+
 class LogSchema(_Strict):
     level = fields.String(required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     json = fields.Boolean(required=True)
@@ -189,6 +196,7 @@ class ConfigSchema(_Strict):
     mail = fields.Nested(MailSchema, required=True)
     ws = fields.Nested(WsSchema, required=True)
     log = fields.Nested(LogSchema, required=True)
+    timeline = fields.Nested(TimelineSchema, required=True)
 
     @validates_schema
     def _workers_need_redis_bus(self, data, **kwargs):

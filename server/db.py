@@ -104,6 +104,9 @@ class Database:
     def __init__(self, pool: aiomysql.Pool, retries: int = 3):
         self.pool = pool
         self.retries = retries
+        # aiomysql's pool wakes waiters in no particular order, so under load some requests wait
+        # far longer than others (p99 of seconds). A semaphore sized to the pool queues them FIFO.
+        self._slots = asyncio.Semaphore(pool.maxsize)
 
     @classmethod
     async def connect(cls, config: Config, database: str | None = None) -> Database:
@@ -134,18 +137,19 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        try:
-            raw = await self.pool.acquire()
-        except (pymysql.err.OperationalError, OSError) as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
-        try:
-            yield Conn(raw)
-        except (asyncio.CancelledError, pymysql.err.MySQLError, OSError):
-            # A connection interrupted mid-query may hold unread results: drop it.
-            raw.close()
-            raise
-        finally:
-            self.pool.release(raw)
+        async with self._slots:
+            try:
+                raw = await self.pool.acquire()
+            except (pymysql.err.OperationalError, OSError) as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
+            try:
+                yield Conn(raw)
+            except (asyncio.CancelledError, pymysql.err.MySQLError, OSError):
+                # A connection interrupted mid-query may hold unread results: drop it.
+                raw.close()
+                raise
+            finally:
+                self.pool.release(raw)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 
@@ -17,6 +17,8 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.in_flight = Gauge("chatter_requests_in_flight", "Requests being served", registry=self.registry)
+        self.shed = Counter("chatter_requests_shed_total", "Requests refused with 503 under overload",
+                            registry=self.registry)
         self.sockets = Gauge("chatter_websockets_open", "Open WebSockets in this process",
                              registry=self.registry)
         self._pool_source = None

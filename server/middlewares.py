@@ -87,6 +87,30 @@ async def error_middleware(request: web.Request, handler):
                                         slug="internal", request_id=rid))
 
 
+_NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def shed_middleware(max_in_flight: int):
+    """Past max_in_flight requests in this process, answer 503 at once: overload sheds work."""
+    in_flight = 0
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        nonlocal in_flight
+        if request.path in _NEVER_SHED or request.headers.get("Upgrade", "").lower() == "websocket":
+            return await handler(request)
+        if in_flight >= max_in_flight:
+            request.app[METRICS].shed.inc()
+            raise ServiceUnavailable("The server is overloaded; retry shortly.", retry_after=1)
+        in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return middleware
+
+
 @web.middleware
 async def timeout_middleware(request: web.Request, handler):
     """Shed requests that run too long (503) instead of letting them queue without bound."""

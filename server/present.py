@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from server.keys import SERVICES
+from server.queries import QUERIES as Q
 from server.responses import iso
 
 
@@ -19,29 +22,31 @@ def media_url(app: web.Application, key: str | None) -> str | None:
     return storage.url(key)
 
 
-def user(app: web.Application, row: dict[str, Any], *, relation: dict[str, bool] | None = None,
-         with_email: bool = False) -> dict[str, Any]:
-    """User (public); `relation` adds following/followed_by for a viewer."""
-    out = {
-        "id": row["id"],
-        "username": row["username"],
-        "full_name": row["full_name"],
-        "bio": row["bio"],
-        "location": row["location"],
-        "profile_pic": media_url(app, row.get("avatar_key")),
-        "join_date": row["created_at"].date().isoformat(),
-        "followers_count": row["followers_count"],
-        "following_count": row["following_count"],
-        "posts_count": row["posts_count"],
-        "created_at": iso(row["created_at"]),
-        "updated_at": iso(row["updated_at"]),
-    }
-    if relation is not None:
-        out["following"] = relation.get("following", False)
-        out["followed_by"] = relation.get("followed_by", False)
-    if with_email:
-        out["email"] = row["email"]
-    return out
+def media_base(app: web.Application) -> str | None:
+    """What media URLs start with (storage.url(key) == media_base + key); None without storage."""
+    storage = app[SERVICES].get("storage")
+    return storage.url_prefix if storage is not None else None
+
+
+async def user_docs(db: Any, app: web.Application, ids: Iterable[int], *, viewer_id: int | None = None,
+                    with_email: bool = False) -> dict[int, str]:
+    """{id: User JSON text} built by MariaDB (Q.users.docs); missing ids are left out.
+
+    `db` is the Database or a Conn (inside a transaction, to read one's own writes).
+    """
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = await db.fetchall(Q.users.docs, {"ids": ids, "viewer_id": viewer_id, "with_email": with_email,
+                                            "media_base": media_base(app)})
+    return {r["id"]: r["doc"] for r in rows}
+
+
+async def user(db: Any, app: web.Application, user_id: int, *, viewer_id: int | None = None,
+               with_email: bool = False) -> dict[str, Any] | None:
+    """One User as a dict (for bodies that embed it); None if there is no such user."""
+    doc = (await user_docs(db, app, [user_id], viewer_id=viewer_id, with_email=with_email)).get(user_id)
+    return orjson.loads(doc) if doc is not None else None
 
 
 def user_summary(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,19 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=dumps(data), status=status, content_type=JSON, headers=headers)
 
 
+def raw_json(doc: str | bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A body that already is JSON text (built by MariaDB), sent without re-encoding."""
+    return web.Response(body=doc.encode() if isinstance(doc, str) else doc, status=status, content_type=JSON,
+                        headers=headers)
+
+
+def raw_page(docs: list[str | bytes], next_cursor: str | None) -> web.Response:
+    """{"items": [...], "next_cursor": ...} spliced from JSON texts, without parsing them."""
+    items = b",".join(d.encode() if isinstance(d, str) else d for d in docs)
+    return web.Response(body=b'{"items":[' + items + b'],"next_cursor":' + dumps(next_cursor) + b"}",
+                        content_type=JSON)
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=dumps(body), status=body["status"], content_type=PROBLEM, headers=headers)
 

@@ -66,6 +66,11 @@ class Storage(ABC):
     @abstractmethod
     def url(self, key: str) -> str: ...
 
+    @property
+    @abstractmethod
+    def url_prefix(self) -> str:
+        """url(key) == url_prefix + key, so SQL can build URLs (CONCAT) without a Python pass."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -122,6 +127,10 @@ class LocalStorage(Storage):
 
     def url(self, key: str) -> str:
         return f"{self.base_url}/{check_key(key)}"
+
+    @property
+    def url_prefix(self) -> str:
+        return f"{self.base_url}/"
 
 
 class S3Storage(Storage):
@@ -199,6 +208,10 @@ class S3Storage(Storage):
 
     def url(self, key: str) -> str:
         return f"{self._base_url()}/{check_key(key)}"
+
+    @property
+    def url_prefix(self) -> str:
+        return f"{self._base_url()}/"
 
     async def close(self) -> None:
         await self._stack.aclose()

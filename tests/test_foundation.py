@@ -364,3 +364,25 @@ async def test_writes_are_rate_limited_per_user(make_config, aiohttp_client, mak
     assert int(resp.headers["Retry-After"]) > 0 and body["status"] == 429
     assert "RateLimit-Limit" in resp.headers
     assert (await client.post("/api/v1/_probe")).status == 401
+
+
+async def test_overload_sheds_with_fast_503(make_config, aiohttp_client):
+    app = create_app(make_config(http={"max_in_flight": 2}))
+    gate = asyncio.Event()
+
+    async def slow(request):
+        await gate.wait()
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/slow", slow)
+    client = await aiohttp_client(app)
+    held = [asyncio.ensure_future(client.get("/slow")) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    resp = await client.get("/slow")
+    await problem_of(resp, 503)
+    assert resp.headers["Retry-After"] == "1"
+    assert (await client.get("/healthz")).status == 200  # health is never shed
+    gate.set()
+    assert [r.status for r in await asyncio.gather(*held)] == [200, 200]
+    assert (await client.get("/slow")).status == 200
+    assert "chatter_requests_shed_total 1.0" in await (await client.get("/metrics")).text()

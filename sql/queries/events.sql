@@ -15,8 +15,5 @@ SELECT seq FROM user_event_seq WHERE user_id = %(user_id)s
 SELECT seq, type, payload FROM user_events
 WHERE user_id = %(user_id)s AND seq > %(seq)s ORDER BY seq LIMIT %(limit)s
 
--- name: oldest_seq$
-SELECT MIN(seq) FROM user_events WHERE user_id = %(user_id)s
-
 -- name: prune!
 DELETE FROM user_events WHERE user_id = %(user_id)s AND seq <= %(seq)s

@@ -35,18 +35,14 @@ SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer_id)s AND foll
 -- name: followers
 -- Page of the users following user_id, newest follow first; the cursor is follows.id
 -- (ix_follows_followee (followee_id, id)).
-SELECT f.id AS follow_id, u.*, m.storage_key AS avatar_key
+SELECT f.id AS follow_id, f.follower_id AS id
 FROM follows f
-JOIN users u ON u.id = f.follower_id
-LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE f.followee_id = %(user_id)s AND f.id {cmp} %(cursor)s
 ORDER BY f.id {dir} LIMIT %(limit)s
 
 -- name: following
 -- Page of the users user_id follows (ix_follows_follower (follower_id, id)).
-SELECT f.id AS follow_id, u.*, m.storage_key AS avatar_key
+SELECT f.id AS follow_id, f.followee_id AS id
 FROM follows f
-JOIN users u ON u.id = f.followee_id
-LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE f.follower_id = %(user_id)s AND f.id {cmp} %(cursor)s
 ORDER BY f.id {dir} LIMIT %(limit)s

@@ -31,9 +31,6 @@ WHERE id = %(id)s
 UPDATE sessions SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = %(reason)s
 WHERE id = %(id)s AND revoked_at IS NULL
 
--- name: active_ids_of_user
-SELECT id FROM sessions WHERE user_id = %(user_id)s AND revoked_at IS NULL
-
 -- name: revoke_all_of_user!
 UPDATE sessions SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = %(reason)s
 WHERE user_id = %(user_id)s AND revoked_at IS NULL AND id <> %(keep)s

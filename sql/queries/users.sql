@@ -4,16 +4,6 @@
 INSERT INTO users (username, email, password_hash, full_name)
 VALUES (%(username)s, %(email)s, %(password_hash)s, %(full_name)s)
 
--- name: by_id^
-SELECT u.*, m.storage_key AS avatar_key
-FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
-WHERE u.id = %(id)s
-
--- name: by_ids
-SELECT u.*, m.storage_key AS avatar_key
-FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
-WHERE u.id IN %(ids)s
-
 -- name: by_login^
 -- The _ci collation of the unique keys makes both lookups case-insensitive.
 SELECT id, password_hash FROM users WHERE username = %(login)s OR email = %(login)s
@@ -23,10 +13,8 @@ LIMIT 1
 SELECT username = %(username)s AS username_taken, email = %(email)s AS email_taken
 FROM users WHERE username = %(username)s OR email = %(email)s
 
--- name: by_username^
-SELECT u.*, m.storage_key AS avatar_key
-FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
-WHERE u.username = %(username)s
+-- name: id_by_username$
+SELECT id FROM users WHERE username = %(username)s
 
 -- name: by_email^
 SELECT id, username, email FROM users WHERE email = %(email)s
@@ -51,7 +39,7 @@ WHERE id = %(id)s
 -- Prefix match on username or full name: each branch is a range on its own index
 -- (uq_users_username, ix_users_full_name); the union is keyset-paginated on id.
 -- STRAIGHT_JOIN: read the matches first, never scan users by id looking for them.
-SELECT STRAIGHT_JOIN u.*, m.storage_key AS avatar_key
+SELECT STRAIGHT_JOIN u.id
 FROM (
   (SELECT id FROM users WHERE username LIKE %(prefix)s AND id {cmp} %(cursor)s)
   UNION
@@ -62,3 +50,22 @@ LEFT JOIN media m ON m.id = u.avatar_media_id
 ORDER BY u.id {dir}
 LIMIT %(limit)s
 
+
+-- name: docs
+-- Users as API documents (User), built by MariaDB as one JSON column: no per-column decoding in
+-- Python. following/followed_by only with a viewer; email only when asked (the viewer's own account).
+SELECT u.id, JSON_MERGE_PATCH(
+  JSON_OBJECT(
+    'id', u.id, 'username', u.username, 'full_name', u.full_name, 'bio', u.bio, 'location', u.location,
+    'profile_pic', CONCAT(%(media_base)s, m.storage_key),
+    'join_date', DATE_FORMAT(u.created_at, '%%Y-%%m-%%d'),
+    'followers_count', u.followers_count, 'following_count', u.following_count,
+    'posts_count', u.posts_count,
+    'created_at', CONCAT(LEFT(DATE_FORMAT(u.created_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z'),
+    'updated_at', CONCAT(LEFT(DATE_FORMAT(u.updated_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z')),
+  IF(%(viewer_id)s IS NULL, '{}', JSON_OBJECT(
+    'following', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id),
+    'followed_by', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = %(viewer_id)s))),
+  IF(%(with_email)s, JSON_OBJECT('email', u.email), '{}')) AS doc
+FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE u.id IN %(ids)s
