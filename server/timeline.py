@@ -1,0 +1,356 @@
+"""Home timelines cached in Redis: the newest post ids per user, fanned out on write, SQL when cold.
+
+Shape. One sorted set per user, ``tl:<generation>:<user_id>`` (through the Redis key prefix),
+members the post ids of the user's home feed with score = id, plus markers at scores <= 0:
+``f`` at ``-floor`` (the set holds *every* home-feed post with id > floor; 0 = the whole feed),
+and while a build runs ``b:<token>`` (the build lock) and ``d:<id>`` (deleted meanwhile), both
+at ``-inf``. A set without ``f`` is being built; a missing key is cold.
+
+Reads. Ids below the cursor come from the set when they lie above the floor; a page that
+reaches below the floor of a truncated set, or any Redis trouble, is answered by the SQL
+query instead (server/feed.py ``home_ids``), so a page equals the SQL answer either way.
+A cold key is built by the first reader, which places the lock atomically in the same script
+that found the key missing (64 concurrent first reads: one build; the others wait up to a
+second for it, then use SQL). The builder's SQL read starts after the lock exists, so a post
+committed after that read is fanned out into the set being built, and a post deleted meanwhile
+leaves a tombstone the build applies. A follow change deletes the key (lock included): a build
+that lost its lock writes nothing.
+
+Writes, after COMMIT. A new post goes into the timelines of the author and every follower
+that exist (cold keys are never created), trimmed to ``size`` with the floor raised past what
+was cut; a deleted post leaves them; follow/unfollow deletes the follower's timeline.
+
+Redis failures. Reads fall back to SQL, never an error. A write hook that cannot reach Redis
+(or any failed timeline call) marks this process *dirty*: a timeline may now miss a change.
+Before its next timeline call — and from a background retry every 0.25 s, so an idle process
+does not delay it — the process INCRs the generation, which orphans every cached timeline at
+once (they expire after ``ttl``); reads rebuild from SQL. So after an outage, posts created
+during it are never missing. Known limits: a process that crashes between COMMIT and the
+fan-out leaves followers' timelines without that post until they are rebuilt (follow change,
+ttl, or generation bump); and a fan-out that read the follower list just before an unfollow
+committed and reaches Redis only after the unfollower's timeline was rebuilt adds the post
+there. The scripts build key names from the generation, so they need a single Redis (not a
+cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+import redis.exceptions
+from aiohttp import web
+
+from server.feed import home_ids
+from server.keys import CONFIG, DB, REDIS, SERVICES
+from server.pagination import PageParams
+from server.queries import QUERIES as Q
+
+log = logging.getLogger(__name__)
+
+FANOUT_BATCH = 500  # timelines per script call
+BUILD_LOCK_MS = 5_000  # a crashed builder's lock expires after this
+WAIT_FOR_BUILD = 1.0  # seconds a reader waits for another's build before using SQL
+BUMP_RETRY = 0.25
+
+_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
+
+# Shared Lua: trim a ready timeline to `size` ids, returning the (possibly raised) floor.
+_TRIM = """
+local function trim(key, floor, size)
+  local n = redis.call('ZCOUNT', key, '(0', '+inf')
+  if n > size then
+    local cut = redis.call('ZRANGEBYSCORE', key, '(0', '+inf', 'LIMIT', n - size - 1, 1)
+    local top = tonumber(cut[1])
+    redis.call('ZREMRANGEBYSCORE', key, '(0', cut[1])
+    if top > floor then floor = top end
+  end
+  return floor
+end
+"""
+
+# KEYS[1] generation; ARGV base, user, newest_first (1/0), cursor, count, token, lock ms, ttl.
+_READ = """
+local g = redis.call('GET', KEYS[1]) or '0'
+local key = ARGV[1] .. g .. ':' .. ARGV[2]
+local f = redis.call('ZSCORE', key, 'f')
+if not f then
+  if redis.call('EXISTS', key) == 1 then return {'building', g} end
+  redis.call('ZADD', key, '-inf', 'b:' .. ARGV[6])
+  redis.call('PEXPIRE', key, ARGV[7])
+  return {'build', g}
+end
+local floor = -tonumber(f)
+redis.call('EXPIRE', key, ARGV[8])
+local ids
+if ARGV[3] == '1' then
+  ids = redis.call('ZREVRANGEBYSCORE', key, '(' .. ARGV[4], '(' .. floor, 'LIMIT', 0, ARGV[5])
+elseif tonumber(ARGV[4]) >= floor then
+  ids = redis.call('ZRANGEBYSCORE', key, '(' .. ARGV[4], '+inf', 'LIMIT', 0, ARGV[5])
+else
+  return {'below', g, tostring(floor)}
+end
+return {'hit', g, tostring(floor), unpack(ids)}
+"""
+
+# KEYS[1] generation; ARGV base, user, generation, token, floor, size, ttl, ids (newest first).
+_FINISH = _TRIM + """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[3] then return 0 end
+local key = ARGV[1] .. ARGV[3] .. ':' .. ARGV[2]
+if not redis.call('ZSCORE', key, 'b:' .. ARGV[4]) then return 0 end
+local floor = tonumber(ARGV[5])
+for i = 8, #ARGV, 200 do
+  local args = {}
+  for j = i, math.min(i + 199, #ARGV) do
+    args[#args + 1] = ARGV[j]
+    args[#args + 1] = ARGV[j]
+  end
+  redis.call('ZADD', key, unpack(args))
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', '-inf')) do
+  if string.sub(m, 1, 2) == 'd:' then redis.call('ZREM', key, string.sub(m, 3)) end
+end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '-inf')
+if floor > 0 then redis.call('ZREMRANGEBYSCORE', key, '(0', floor) end
+floor = trim(key, floor, tonumber(ARGV[6]))
+redis.call('ZADD', key, -floor, 'f')
+redis.call('EXPIRE', key, ARGV[7])
+return 1
+"""
+
+# KEYS[1] generation; ARGV base, post id, size, users...
+_ADD = _TRIM + """
+local g = redis.call('GET', KEYS[1]) or '0'
+local id = tonumber(ARGV[2])
+local size = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local key = ARGV[1] .. g .. ':' .. ARGV[i]
+  local f = redis.call('ZSCORE', key, 'f')
+  if f then
+    local floor = -tonumber(f)
+    if id > floor then
+      redis.call('ZADD', key, ARGV[2], ARGV[2])
+      local raised = trim(key, floor, size)
+      if raised ~= floor then redis.call('ZADD', key, -raised, 'f') end
+    end
+  elseif redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, ARGV[2], ARGV[2])
+  end
+end
+return 1
+"""
+
+# KEYS[1] generation; ARGV base, post id, users...
+_REMOVE = """
+local g = redis.call('GET', KEYS[1]) or '0'
+for i = 3, #ARGV do
+  local key = ARGV[1] .. g .. ':' .. ARGV[i]
+  if redis.call('ZREM', key, ARGV[2]) == 1 or redis.call('EXISTS', key) == 1 then
+    if not redis.call('ZSCORE', key, 'f') then redis.call('ZADD', key, '-inf', 'd:' .. ARGV[2]) end
+  end
+end
+return 1
+"""
+
+# KEYS[1] generation; ARGV base, users...
+_DROP = """
+local g = redis.call('GET', KEYS[1]) or '0'
+for i = 2, #ARGV do redis.call('DEL', ARGV[1] .. g .. ':' .. ARGV[i]) end
+return 1
+"""
+
+
+class Timelines:
+    """The cache of one app (process): its scripts, builds in flight and dirty flag."""
+
+    def __init__(self, app: web.Application):
+        section = app[CONFIG].timeline
+        self.app = app
+        self.enabled: bool = section.enabled
+        self.size: int = section.size
+        self.ttl: int = section.ttl
+        self.dirty = False
+        self._scripts: dict[str, Any] = {}
+        self._builds: dict[int, asyncio.Future] = {}
+        self._bumper: asyncio.Task | None = None
+
+    # --- Redis plumbing ---------------------------------------------------------------
+
+    @property
+    def _base(self) -> str:
+        return self.app[REDIS].key("tl", "")
+
+    @property
+    def _gen_key(self) -> str:
+        return self.app[REDIS].key("tl", "gen")
+
+    async def _eval(self, name: str, *args: object) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self.app[REDIS].client.register_script(_SOURCES[name])
+            self._scripts[name] = script
+        return await script(keys=[self._gen_key], args=[self._base, *args])
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        log.warning("timeline %s failed (%s: %s): cached timelines are distrusted until the "
+                    "generation is bumped", what, type(exc).__name__, exc)
+        self.dirty = True
+        if self._bumper is None or self._bumper.done():
+            self._bumper = asyncio.get_running_loop().create_task(self._bump_until_clean())
+
+    async def _clean(self) -> bool:
+        """False while timelines may be stale and the generation could not be bumped yet."""
+        if not self.dirty:
+            return True
+        try:
+            await self.app[REDIS].client.incr(self._gen_key)
+        except _FAILURES:
+            return False
+        self.dirty = False
+        log.info("timeline generation bumped: cached timelines dropped")
+        return True
+
+    async def _bump_until_clean(self) -> None:
+        while not await self._clean():  # noqa: ASYNC110 - retrying Redis, nothing to wait on
+            await asyncio.sleep(BUMP_RETRY)
+
+    async def close(self) -> None:
+        if self._bumper is not None:
+            self._bumper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._bumper
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def page_ids(self, p: PageParams, viewer_id: int) -> list[int] | None:
+        """Ids of one home-feed page (limit+1 at most, in page order), or None: ask SQL."""
+        if not self.enabled or not await self._clean():
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_FOR_BUILD
+        token = secrets.token_hex(8)
+        newest = "1" if p.newest_first else "0"
+        while True:
+            try:
+                res = await self._eval("read", viewer_id, newest, p.cursor, p.limit + 1, token,
+                                       BUILD_LOCK_MS, self.ttl)
+            except _FAILURES as exc:
+                self._failed("read", exc)
+                return None
+            kind = res[0]
+            if kind == "hit":
+                floor, ids = int(res[2]), [int(i) for i in res[3:]]
+                if not p.newest_first or len(ids) > p.limit or floor == 0:
+                    return ids
+                return None  # the page reaches below the cached window
+            if kind == "below":
+                return None
+            if kind == "build":
+                if not await self._build(viewer_id, res[1], token):
+                    return None
+            elif loop.time() < deadline:  # another reader is building it
+                pending = self._builds.get(viewer_id)
+                if pending is not None:
+                    await asyncio.wait([pending], timeout=deadline - loop.time())
+                else:
+                    await asyncio.sleep(0.01)
+            else:
+                return None
+            if loop.time() >= deadline:
+                return None
+
+    async def _build(self, viewer_id: int, gen: str, token: str) -> bool:
+        """Fill a locked cold timeline from SQL; False when Redis failed (the caller uses SQL)."""
+        done = asyncio.get_running_loop().create_future()
+        self._builds[viewer_id] = done
+        try:
+            try:
+                async with self.app[DB].connection() as conn:
+                    rows = await home_ids(conn, PageParams(self.size), viewer_id)
+            except BaseException:
+                with contextlib.suppress(*_FAILURES):
+                    await self._eval("drop", viewer_id)
+                raise
+            ids = [r["id"] for r in rows[: self.size]]
+            floor = ids[-1] - 1 if len(rows) > self.size else 0
+            try:
+                await self._eval("finish", viewer_id, gen, token, floor, self.size, self.ttl, *ids)
+            except _FAILURES as exc:
+                self._failed("build", exc)
+                return False
+            return True
+        finally:
+            if self._builds.get(viewer_id) is done:
+                del self._builds[viewer_id]
+            done.set_result(None)
+
+    # --- writes (after COMMIT) ---------------------------------------------------------
+
+    async def _followers(self, user_id: int) -> list[int]:
+        args = {"user_id": user_id}
+        row = await self.app[DB].fetchone(Q.timeline.follower_ids, args)
+        ids = [int(i) for i in row["ids"].split(",")] if row and row["ids"] else []
+        if row and len(ids) != row["n"]:  # more followers than GROUP_CONCAT holds
+            ids = [r["id"] for r in await self.app[DB].fetchall(Q.timeline.follower_rows, args)]
+        return [user_id, *ids]
+
+    async def _each_batch(self, what: str, name: str, first: list[object], users: list[int]) -> None:
+        if not self.enabled:
+            return
+        if not await self._clean():
+            return  # the pending bump drops every timeline anyway
+        try:
+            for i in range(0, len(users), FANOUT_BATCH):
+                await self._eval(name, *first, *users[i:i + FANOUT_BATCH])
+        except _FAILURES as exc:
+            self._failed(what, exc)
+
+    async def post_created(self, author_id: int, post_id: int) -> None:
+        if self.enabled:
+            await self._each_batch("fan-out", "add", [post_id, self.size], await self._followers(author_id))
+
+    async def post_deleted(self, author_id: int, post_id: int) -> None:
+        if self.enabled:
+            await self._each_batch("removal", "remove", [post_id], await self._followers(author_id))
+
+    async def invalidate(self, *user_ids: int) -> None:
+        await self._each_batch("invalidation", "drop", [], list(user_ids))
+
+
+_SOURCES = {"read": _READ, "finish": _FINISH, "add": _ADD, "remove": _REMOVE, "drop": _DROP}
+
+
+def setup(app: web.Application) -> None:
+    """Called at app creation: one Timelines per app, its retry task stopped at cleanup."""
+    app[SERVICES]["timeline"] = timelines = Timelines(app)
+
+    async def close(_: web.Application) -> None:
+        await timelines.close()
+
+    app.on_cleanup.append(close)
+
+
+def of(app: web.Application) -> Timelines:
+    return app[SERVICES]["timeline"]
+
+
+# Hooks for the write paths (handlers/posts.py, handlers/follows.py), after COMMIT.
+
+async def post_created(app: web.Application, author_id: int, post_id: int) -> None:
+    await of(app).post_created(author_id, post_id)
+
+
+async def post_deleted(app: web.Application, author_id: int, post_id: int) -> None:
+    await of(app).post_deleted(author_id, post_id)
+
+
+async def follows_changed(app: web.Application, follower_id: int) -> None:
+    await of(app).invalidate(follower_id)
+
+
+async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:
+    """Ids of a home-feed page from the cache (limit+1 at most), or None: ask SQL."""
+    return await of(app).page_ids(p, viewer_id)
