@@ -20,14 +20,14 @@ from handlers.posts import (
 from server.auth import require_user, viewer_id
 from server.db import Conn
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.feed import comment_page, load_comments
+from server.feed import comment_docs, comment_page, load_comments
 from server.idempotency import idempotent
 from server.keys import DB
 from server.notify import notify, retract
 from server.openapi import docs
 from server.pagination import page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body
+from server.responses import json_response, load_body, raw_json, raw_page
 from server.schemas import MediaSchema, Strict, UserSummarySchema
 from ws.events import Event
 
@@ -151,6 +151,14 @@ async def get_comment(app: web.Application, comment_id: int, viewer: int | None)
     return found[0]
 
 
+async def comment_doc(app: web.Application, comment_id: int, viewer: int | None) -> str:
+    """The Comment as a JSON document (built by MariaDB), for raw_json."""
+    docs = await comment_docs(app, [comment_id], viewer)
+    if not docs:
+        raise NotFound("No such comment.")
+    return docs[0]
+
+
 # --- HTTP -----------------------------------------------------------------------------------
 
 def _id(request: web.Request) -> int:
@@ -162,9 +170,11 @@ def _id(request: web.Request) -> int:
       responses={200: CommentSchema, 404: None})
 async def list_comments(request: web.Request) -> web.Response:
     post_id, p = _id(request), page_params(request)
-    if await request.app[DB].fetchone(Q.posts.owner, {"id": post_id}) is None:
+    page = await comment_page(request.app, p, viewer_id(request), post_id)
+    # Comments go with their post, so only an empty page needs to ask whether the post exists.
+    if not page["items"] and await request.app[DB].fetchone(Q.posts.owner, {"id": post_id}) is None:
         raise NotFound("No such post.")
-    return json_response(await comment_page(request.app, p, viewer_id(request), post_id))
+    return raw_page(page["items"], page["next_cursor"])
 
 
 @routes.post(r"/api/v1/posts/{id:\d+}/comments")
@@ -179,7 +189,7 @@ async def create(request: web.Request) -> web.Response:
         data = await load_body(request, CommentCreateSchema())
         comment_id = await create_comment(request.app, me, _id(request), data["content"],
                                           data.get("media_ids", ()))
-        return json_response(await get_comment(request.app, comment_id, me), status=201)
+        return raw_json(await comment_doc(request.app, comment_id, me), status=201)
 
     return await idempotent(request, me, run)
 
@@ -193,7 +203,7 @@ async def edit(request: web.Request) -> web.Response:
     if not data:
         raise ValidationFailed({"_body": ["Send content or media_ids."]})
     await update_comment(request.app, me, comment_id, **data)
-    return json_response(await get_comment(request.app, comment_id, me))
+    return raw_json(await comment_doc(request.app, comment_id, me))
 
 
 @routes.delete(r"/api/v1/comments/{id:\d+}")

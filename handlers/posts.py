@@ -9,22 +9,27 @@ from aiohttp import web
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from server import present
+from server import timeline as home_timelines
 from server.auth import require_user, viewer_id
 from server.db import Conn
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.feed import home_page, load_posts, post_page
+from server.feed import home_page, load_posts, post_docs, post_page
 from server.idempotency import idempotent
 from server.keys import DB
 from server.notify import notify, retract
 from server.openapi import docs
 from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body
+from server.responses import json_response, load_body, raw_json, raw_page
 from server.schemas import MediaSchema, Strict, UserSummarySchema
 from ws.events import Event, publish
 
 routes = web.RouteTableDef()
 TAGS = ["posts"]
+
+
+def setup(app: web.Application) -> None:
+    home_timelines.setup(app)  # the home timeline cache the write paths below keep current
 MAX_MEDIA = 4
 _UNSET = object()
 
@@ -116,7 +121,9 @@ async def create_post(app: web.Application, user_id: int, content: str, title: s
         await attach_media(conn, user_id, media_ids, post_id=post_id)
         return post_id
 
-    return await run_with_events(app, fn)
+    post_id = await run_with_events(app, fn)
+    await home_timelines.post_created(app, user_id, post_id)
+    return post_id
 
 
 async def _lock_own_post(conn: Conn, user_id: int, post_id: int) -> dict[str, Any]:
@@ -167,7 +174,9 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
         await conn.execute(Q.posts.delete, {"id": post_id})
         return files
 
-    await remove_files(app, await run_with_events(app, fn))
+    files = await run_with_events(app, fn)
+    await home_timelines.post_deleted(app, user_id, post_id)
+    await remove_files(app, files)
 
 
 async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bool) -> dict[str, Any]:
@@ -206,6 +215,14 @@ async def get_post(app: web.Application, post_id: int, viewer: int | None) -> di
     return posts[0]
 
 
+async def post_doc(app: web.Application, post_id: int, viewer: int | None) -> str:
+    """The Post as a JSON document (built by MariaDB), for raw_json."""
+    docs = await post_docs(app, [post_id], viewer)
+    if not docs:
+        raise NotFound("No such post.")
+    return docs[0]
+
+
 # --- HTTP -----------------------------------------------------------------------------------
 
 def _post_id(request: web.Request) -> int:
@@ -222,7 +239,7 @@ async def create(request: web.Request) -> web.Response:
     async def run() -> web.Response:
         data = await load_body(request, PostCreateSchema())
         post_id = await create_post(request.app, me, data["content"], data["title"], data.get("media_ids", ()))
-        return json_response(await get_post(request.app, post_id, me), status=201)
+        return raw_json(await post_doc(request.app, post_id, me), status=201)
 
     return await idempotent(request, me, run)
 
@@ -231,7 +248,8 @@ async def create(request: web.Request) -> web.Response:
 @docs("Public timeline: every post, newest first", tags=TAGS, auth="optional", paginated=True,
       responses={200: PostSchema})
 async def timeline(request: web.Request) -> web.Response:
-    return json_response(await post_page(request.app, Q.feed.public_ids, page_params(request), viewer_id(request)))
+    page = await post_page(request.app, Q.feed.public_ids, page_params(request), viewer_id(request))
+    return raw_page(page["items"], page["next_cursor"])
 
 
 @routes.get("/api/v1/feed")
@@ -239,7 +257,8 @@ async def timeline(request: web.Request) -> web.Response:
       responses={200: PostSchema})
 async def home(request: web.Request) -> web.Response:
     me = require_user(request)
-    return json_response(await home_page(request.app, page_params(request), me))
+    page = await home_page(request.app, page_params(request), me)
+    return raw_page(page["items"], page["next_cursor"])
 
 
 @routes.get(r"/api/v1/users/{id:\d+}/posts")
@@ -247,15 +266,17 @@ async def home(request: web.Request) -> web.Response:
       responses={200: PostSchema, 404: None})
 async def user_posts(request: web.Request) -> web.Response:
     user_id, p = int(request.match_info["id"]), page_params(request)
-    if not await request.app[DB].fetchval(Q.follows.user_exists, {"id": user_id}):
+    page = await post_page(request.app, Q.feed.user_ids, p, viewer_id(request), user_id=user_id)
+    # Posts go with their author, so only an empty page needs to ask whether the user exists.
+    if not page["items"] and not await request.app[DB].fetchval(Q.follows.user_exists, {"id": user_id}):
         raise NotFound("No such user.")
-    return json_response(await post_page(request.app, Q.feed.user_ids, p, viewer_id(request), user_id=user_id))
+    return raw_page(page["items"], page["next_cursor"])
 
 
 @routes.get(r"/api/v1/posts/{id:\d+}")
 @docs("A post", tags=TAGS, auth="optional", responses={200: PostSchema, 404: None})
 async def show(request: web.Request) -> web.Response:
-    return json_response(await get_post(request.app, _post_id(request), viewer_id(request)))
+    return raw_json(await post_doc(request.app, _post_id(request), viewer_id(request)))
 
 
 @routes.patch(r"/api/v1/posts/{id:\d+}")
@@ -267,7 +288,7 @@ async def edit(request: web.Request) -> web.Response:
     if not data:
         raise ValidationFailed({"_body": ["Send at least one of content, title, media_ids."]})
     await update_post(request.app, me, post_id, **data)
-    return json_response(await get_post(request.app, post_id, me))
+    return raw_json(await post_doc(request.app, post_id, me))
 
 
 @routes.delete(r"/api/v1/posts/{id:\d+}")

@@ -124,8 +124,9 @@ class Database:
                 connect_timeout=config.database.connect_timeout,
                 autocommit=True,
                 charset="utf8mb4",
+                # group_concat_max_len bounds JSON_ARRAYAGG: never let a server default cut a document.
                 init_command="SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,"
-                "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'",
+                "NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO', group_concat_max_len = 4194304",
             )
         except (pymysql.err.OperationalError, OSError) as exc:
             raise DatabaseUnavailable(str(exc)) from exc

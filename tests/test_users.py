@@ -142,3 +142,19 @@ async def test_search_by_prefix_of_username_or_full_name_page_by_page(client, ma
     await problem_of(await client.get("/api/v1/users"), 400)
     await problem_of(await client.get("/api/v1/users", params={"q": ""}), 400)
     await problem_of(await client.get("/api/v1/users", params={"q": "a", "limit": "x"}), 400)
+
+
+async def test_profile_text_round_trips_exactly_for_any_viewer(client, make_user):
+    """Users are built as JSON by MariaDB: non-ASCII text must survive, with and without a viewer."""
+    alice = await make_user("alice")
+    bob = await make_user("bob")
+    profile = {"full_name": "Zoë Ångström 😀 \"quoted\" \\ back", "bio": "línea\nnueva\t☕", "location": "Zürich"}
+    assert (await client.patch("/api/v1/users/me", json=profile, headers=alice.headers)).status == 200
+    await client.put(f"/api/v1/users/{alice.id}/follow", headers=bob.headers)
+    for headers in ({}, bob.headers, alice.headers):
+        body = await (await client.get(f"/api/v1/users/{alice.id}", headers=headers)).json()
+        assert {k: body[k] for k in profile} == profile
+    seen_by_bob = await (await client.get(f"/api/v1/users/{alice.id}", headers=bob.headers)).json()
+    assert seen_by_bob["following"] is True and seen_by_bob["followed_by"] is False
+    found = await (await client.get("/api/v1/users", params={"q": "Zoë"}, headers=bob.headers)).json()
+    assert [u["full_name"] for u in found["items"]] == [profile["full_name"]]

@@ -29,22 +29,71 @@ SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(user_i
 -- name: comment_ids
 SELECT id FROM comments WHERE post_id = %(post_id)s AND id {cmp} %(cursor)s ORDER BY id {dir} LIMIT %(limit)s
 
--- name: posts_by_ids
-SELECT p.*, u.username, u.full_name, m.storage_key AS avatar_key
+-- Page documents: one JSON object per post or comment, built by MariaDB and spliced into the
+-- response as text (server/feed.py), so Python never parses columns or formats times. Each row is
+-- (id, doc); the caller puts them in its id order. Notes on MariaDB 10.11's JSON_OBJECT:
+-- - a bare EXISTS(...) turns the whole document into a binary string (non-ASCII text comes back
+--   as latin1, emoji as broken escapes); `EXISTS(...) IS TRUE` is a boolean and keeps utf8mb4;
+-- - comparisons (`x IS NOT NULL`) are JSON true/false; a subquery's JSON_ARRAYAGG nests as an
+--   array, not a string;
+-- - ascii_bin columns (storage keys, content types) mixed with utf8mb4 text are an "illegal mix of
+--   collations": CONVERT them;
+-- - times: CAST of a DATETIME(3) is "YYYY-MM-DD HH:MM:SS.mmm", the same text as responses.iso().
+-- %(url_prefix)s is the storage backend's URL prefix (NULL without storage: every URL is null).
+
+-- name: post_docs
+SELECT p.id, JSON_OBJECT(
+  'id', p.id,
+  'author', JSON_OBJECT('id', u.id, 'username', u.username, 'full_name', u.full_name,
+                        'profile_pic', CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4))),
+  'title', p.title,
+  'content', p.content,
+  'media', COALESCE((
+    SELECT JSON_ARRAYAGG(JSON_OBJECT(
+      'id', m.id, 'type', m.media_type,
+      'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
+      'thumbnail_url', CONCAT(%(url_prefix)s, CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4)),
+      'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
+      'content_type', CONVERT(m.content_type USING utf8mb4),
+      'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
+    ) ORDER BY m.position, m.id)
+    FROM media m WHERE m.post_id = p.id), JSON_ARRAY()),
+  'likes_count', p.likes_count,
+  'comments_count', p.comments_count,
+  'liked', EXISTS(SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) IS TRUE,
+  'created_at', CONCAT(REPLACE(CAST(p.created_at AS CHAR), ' ', 'T'), 'Z'),
+  'updated_at', CONCAT(REPLACE(CAST(p.updated_at AS CHAR), ' ', 'T'), 'Z'),
+  'edited', p.edited_at IS NOT NULL
+) AS doc
 FROM posts p
 JOIN users u ON u.id = p.user_id
-LEFT JOIN media m ON m.id = u.avatar_media_id
+LEFT JOIN media av ON av.id = u.avatar_media_id
 WHERE p.id IN %(ids)s
 
--- name: comments_by_ids
-SELECT c.*, u.username, u.full_name, m.storage_key AS avatar_key
+-- name: comment_docs
+SELECT c.id, JSON_OBJECT(
+  'id', c.id,
+  'post_id', c.post_id,
+  'author', JSON_OBJECT('id', u.id, 'username', u.username, 'full_name', u.full_name,
+                        'profile_pic', CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4))),
+  'content', c.content,
+  'media', COALESCE((
+    SELECT JSON_ARRAYAGG(JSON_OBJECT(
+      'id', m.id, 'type', m.media_type,
+      'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
+      'thumbnail_url', CONCAT(%(url_prefix)s, CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4)),
+      'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
+      'content_type', CONVERT(m.content_type USING utf8mb4),
+      'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
+    ) ORDER BY m.position, m.id)
+    FROM media m WHERE m.comment_id = c.id), JSON_ARRAY()),
+  'likes_count', c.likes_count,
+  'liked', EXISTS(SELECT 1 FROM comment_likes l WHERE l.comment_id = c.id AND l.user_id = %(viewer_id)s) IS TRUE,
+  'created_at', CONCAT(REPLACE(CAST(c.created_at AS CHAR), ' ', 'T'), 'Z'),
+  'updated_at', CONCAT(REPLACE(CAST(c.updated_at AS CHAR), ' ', 'T'), 'Z'),
+  'edited', c.edited_at IS NOT NULL
+) AS doc
 FROM comments c
 JOIN users u ON u.id = c.user_id
-LEFT JOIN media m ON m.id = u.avatar_media_id
+LEFT JOIN media av ON av.id = u.avatar_media_id
 WHERE c.id IN %(ids)s
-
--- name: media_of_posts
-SELECT * FROM media WHERE post_id IN %(ids)s ORDER BY post_id, position, id
-
--- name: media_of_comments
-SELECT * FROM media WHERE comment_id IN %(ids)s ORDER BY comment_id, position, id

@@ -64,8 +64,9 @@ SELECT u.id, JSON_MERGE_PATCH(
     'created_at', CONCAT(LEFT(DATE_FORMAT(u.created_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z'),
     'updated_at', CONCAT(LEFT(DATE_FORMAT(u.updated_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z')),
   IF(%(viewer_id)s IS NULL, '{}', JSON_OBJECT(
-    'following', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id),
-    'followed_by', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = %(viewer_id)s))),
+    -- IS TRUE: a bare EXISTS makes MariaDB 10.11 type the whole document binary (mangling non-ASCII).
+    'following', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) IS TRUE,
+    'followed_by', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = %(viewer_id)s) IS TRUE)),
   IF(%(with_email)s, JSON_OBJECT('email', u.email), '{}')) AS doc
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id IN %(ids)s
