@@ -15,7 +15,6 @@ from handlers.posts import (
     media_ids_field,
     not_blank,
     remove_files,
-    run_with_events,
 )
 from server.auth import require_user, viewer_id
 from server.db import Conn
@@ -29,7 +28,7 @@ from server.pagination import page_params
 from server.queries import QUERIES as Q
 from server.responses import json_response, load_body, raw_json, raw_page
 from server.schemas import MediaSchema, Strict, UserSummarySchema
-from ws.events import Event
+from ws.events import Event, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["comments"]
@@ -76,7 +75,7 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
                                    post_id=post_id, comment_id=comment_id))
         return comment_id
 
-    return await run_with_events(app, fn)
+    return await run_and_publish(app, fn)
 
 
 async def update_comment(app: web.Application, user_id: int, comment_id: int, *, content: Any = _UNSET,
@@ -94,7 +93,7 @@ async def update_comment(app: web.Application, user_id: int, comment_id: int, *,
             await conn.execute(Q.posts.detach_comment_media, {"comment_id": comment_id})
             await attach_media(conn, user_id, media_ids or (), comment_id=comment_id)
 
-    await run_with_events(app, fn)
+    await run_and_publish(app, fn)
 
 
 async def delete_comment(app: web.Application, user_id: int, comment_id: int) -> None:
@@ -114,7 +113,7 @@ async def delete_comment(app: web.Application, user_id: int, comment_id: int) ->
         await conn.execute(Q.comments.bump_post, {"post_id": owner["post_id"], "delta": -1})
         return files
 
-    await remove_files(app, await run_with_events(app, fn))
+    await remove_files(app, await run_and_publish(app, fn))
 
 
 async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, on: bool) -> dict[str, Any]:
@@ -131,7 +130,7 @@ async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, 
         count = await conn.fetchval(Q.likes.comment_likes_count, {"comment_id": comment_id})
         return {"liked": on, "likes_count": int(count)}
 
-    return await run_with_events(app, fn)
+    return await run_and_publish(app, fn)
 
 
 async def like_comment(app: web.Application, user_id: int, comment_id: int) -> dict[str, Any]:

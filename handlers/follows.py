@@ -19,7 +19,7 @@ from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
 from server.responses import json_response, raw_page
 from server.schemas import UserSchema
-from ws.events import Event, publish
+from ws.events import Event, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["users"]
@@ -45,10 +45,8 @@ async def relation(db_or_conn: Database | Conn, viewer_id: int | None,
 async def _change(app: web.Application, follower_id: int, followee_id: int, *, on: bool) -> dict[str, Any]:
     if follower_id == followee_id:
         raise ValidationFailed({"id": ["You cannot follow yourself."]})
-    events: list[Event] = []
 
-    async def tx(conn: Conn) -> dict[str, Any]:
-        events.clear()  # db.run may retry this function
+    async def tx(conn: Conn, events: list[Event]) -> dict[str, Any]:
         locked = await conn.fetchall(Q.follows.lock_pair, {"ids": [follower_id, followee_id]})
         if len(locked) != 2:
             raise NotFound("No such user.")
@@ -60,9 +58,8 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
         count = await conn.fetchval(Q.follows.followers_count, {"id": followee_id})
         return {"following": on, "followers_count": int(count)}
 
-    result = await app[DB].run(tx)
+    result = await run_and_publish(app, tx)
     await timeline.follows_changed(app, follower_id)
-    await publish(app, events)
     return result
 
 

@@ -14,7 +14,7 @@ from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
 from server.responses import json_response, load_body, load_query
 from server.schemas import Strict, UserSummarySchema
-from ws.events import Event, emit, publish
+from ws.events import Event, emit, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["notifications"]
@@ -78,10 +78,8 @@ async def unread_count(request: web.Request) -> web.Response:
 async def mark_read(request: web.Request) -> web.Response:
     me = require_user(request)
     data = await load_body(request, MarkReadSchema()) if request.body_exists else {}
-    events: list[Event] = []
 
-    async def tx(conn: Conn) -> int:
-        events.clear()
+    async def tx(conn: Conn, events: list[Event]) -> int:
         changed = 0
         if "ids" in data:
             changed += await conn.execute(Q.notifications.mark_ids, {"user_id": me, "ids": data["ids"]})
@@ -94,6 +92,5 @@ async def mark_read(request: web.Request) -> web.Response:
             events.append(await emit(conn, me, "notification.read", {"unread_count": count}))
         return count
 
-    count = await request.app[DB].run(tx)
-    await publish(request.app, events)
+    count = await run_and_publish(request.app, tx)
     return json_response({"unread_count": count})

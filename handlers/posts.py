@@ -22,7 +22,7 @@ from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
 from server.responses import json_response, load_body, raw_json, raw_page
 from server.schemas import MediaSchema, Strict, UserSummarySchema
-from ws.events import Event, publish
+from ws.events import Event, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["posts"]
@@ -99,19 +99,6 @@ async def attach_media(conn: Conn, user_id: int, media_ids: Sequence[int], *, po
         raise ValidationFailed({"media_ids": ["Each media id must be one of your own uploads, not yet attached."]})
 
 
-async def run_with_events(app: web.Application, fn) -> Any:
-    """db.run(fn(conn, events)); the events fn collected are published after COMMIT."""
-    events: list[Event] = []
-
-    async def tx(conn: Conn) -> Any:
-        events.clear()  # db.run may retry
-        return await fn(conn, events)
-
-    result = await app[DB].run(tx)
-    await publish(app, events)
-    return result
-
-
 async def create_post(app: web.Application, user_id: int, content: str, title: str | None = None,
                       media_ids: Sequence[int] = ()) -> int:
     """Create a post (posts_count + 1, media attached) → its id."""
@@ -121,7 +108,7 @@ async def create_post(app: web.Application, user_id: int, content: str, title: s
         await attach_media(conn, user_id, media_ids, post_id=post_id)
         return post_id
 
-    post_id = await run_with_events(app, fn)
+    post_id = await run_and_publish(app, fn)
     await home_timelines.post_created(app, user_id, post_id)
     return post_id
 
@@ -147,7 +134,7 @@ async def update_post(app: web.Application, user_id: int, post_id: int, *, conte
             await conn.execute(Q.posts.detach_post_media, {"post_id": post_id})
             await attach_media(conn, user_id, media_ids or (), post_id=post_id)
 
-    await run_with_events(app, fn)
+    await run_and_publish(app, fn)
 
 
 async def remove_files(app: web.Application, rows: list[dict[str, Any]]) -> None:
@@ -174,7 +161,7 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
         await conn.execute(Q.posts.delete, {"id": post_id})
         return files
 
-    files = await run_with_events(app, fn)
+    files = await run_and_publish(app, fn)
     await home_timelines.post_deleted(app, user_id, post_id)
     await remove_files(app, files)
 
@@ -195,7 +182,7 @@ async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bo
         count = await conn.fetchval(Q.likes.post_likes_count, {"post_id": post_id})
         return {"liked": on, "likes_count": int(count)}
 
-    return await run_with_events(app, fn)
+    return await run_and_publish(app, fn)
 
 
 async def like_post(app: web.Application, user_id: int, post_id: int) -> dict[str, Any]:

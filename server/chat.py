@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pymysql
@@ -15,7 +14,7 @@ from server.notify import notify
 from server.present import media_url
 from server.queries import QUERIES as Q
 from server.responses import iso
-from ws.events import Event, emit, publish
+from ws.events import Event, emit, run_and_publish
 
 MAX_CONTENT = 5000
 # message_type / response_type → the media types it may carry.
@@ -60,18 +59,6 @@ def pair(a: int, b: int) -> dict[str, int]:
 
 
 # --- transactions that publish after COMMIT ---------------------------------------------------
-
-async def _run(app: web.Application, fn: Callable[[Conn, list[Event]], Awaitable[Any]]) -> Any:
-    events: list[Event] = []
-
-    async def tx(conn: Conn) -> Any:
-        events.clear()  # db.run may retry
-        return await fn(conn, events)
-
-    result = await app[DB].run(tx)
-    await publish(app, events)
-    return result
-
 
 def _check_body(kind: str, content: str, type_: str, media_id: int | None) -> None:
     errors: dict[str, list[str]] = {}
@@ -136,7 +123,7 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
         return mid, True
 
     try:
-        mid, created = await _run(app, fn)
+        mid, created = await run_and_publish(app, fn)
     except pymysql.err.IntegrityError as exc:
         # A concurrent send with the same client_id won the unique key (sender_id, client_id).
         if error_code(exc) != 1062 or client_id is None:
@@ -179,7 +166,7 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
             events.append(await emit(conn, uid, "message.updated", msg))
         return msg
 
-    return await _run(app, fn)
+    return await run_and_publish(app, fn)
 
 
 async def delete_message(app: web.Application, user_id: int, message_id: int) -> None:
@@ -204,7 +191,7 @@ async def delete_message(app: web.Application, user_id: int, message_id: int) ->
                 count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
                 events.append(await emit(conn, uid, "notification.read", {"unread_count": int(count)}))
 
-    await _run(app, fn)
+    await run_and_publish(app, fn)
 
 
 async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: int | None) -> dict[str, int]:
@@ -229,7 +216,7 @@ async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: 
             events.append(await emit(conn, uid, "message.read", data))
         return {"unread_count": int(unread), "last_read_id": target}
 
-    return await _run(app, fn)
+    return await run_and_publish(app, fn)
 
 
 async def add_response(app: web.Application, user_id: int, message_id: int, *, content: str,
@@ -253,4 +240,4 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
                                    message_id=message_id, response_id=rid))
         return obj
 
-    return await _run(app, fn)
+    return await run_and_publish(app, fn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +39,36 @@ def present(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def now_ms() -> dt.datetime:
+    """UTC now at the millisecond precision of DATETIME(3) columns: the value stored is the value shown."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+async def create(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
+                 post_id: int | None = None, comment_id: int | None = None,
+                 message_id: int | None = None, response_id: int | None = None,
+                 created_at: dt.datetime | None = None) -> dict[str, Any] | None:
+    """Store a notification → the Notification (None for acting on one's own things); no event.
+
+    The object is built from the inserted values and the actor's summary (one small query)
+    instead of reading the row back.
+    """
+    if user_id == actor_id:
+        return None
+    created_at = created_at or now_ms()
+    nid = await conn.insert(Q.notifications.create, {
+        "user_id": user_id, "type": type, "actor_id": actor_id, "post_id": post_id,
+        "comment_id": comment_id, "message_id": message_id, "response_id": response_id,
+        "created_at": created_at})
+    actor = await conn.fetchone(Q.notifications.actor, {"id": actor_id})
+    return present(app, {
+        "id": nid, "type": type, "actor_id": actor_id, "actor_username": actor["username"],
+        "actor_full_name": actor["full_name"], "actor_avatar_key": actor["avatar_key"],
+        "post_id": post_id, "comment_id": comment_id, "message_id": message_id, "is_read": False,
+        "created_at": created_at})
+
+
 async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
                  post_id: int | None = None, comment_id: int | None = None,
                  message_id: int | None = None, response_id: int | None = None) -> list[Event]:
@@ -48,13 +79,11 @@ async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, a
         ...commit...
         await ws.events.publish(app, events)
     """
-    if user_id == actor_id:
+    obj = await create(conn, app, user_id=user_id, type=type, actor_id=actor_id, post_id=post_id,
+                       comment_id=comment_id, message_id=message_id, response_id=response_id)
+    if obj is None:
         return []
-    nid = await conn.insert(Q.notifications.create, {
-        "user_id": user_id, "type": type, "actor_id": actor_id, "post_id": post_id,
-        "comment_id": comment_id, "message_id": message_id, "response_id": response_id})
-    row = await conn.fetchone(Q.notifications.by_id, {"id": nid})
-    return [await emit(conn, user_id, "notification.created", present(app, row))]
+    return [await emit(conn, user_id, "notification.created", obj)]
 
 
 async def retract(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,

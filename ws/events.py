@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -15,6 +16,7 @@ from server.queries import QUERIES as Q
 from server.responses import dumps
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -40,13 +42,45 @@ def user_channel(app: web.Application, user_id: int) -> str:
     return app[REDIS].key("user", user_id)
 
 
+# Events emitted inside run_and_publish() wait here for one multi-row INSERT just before COMMIT;
+# elsewhere emit() writes its row at once.
+_pending: dict[Conn, list[Event]] = {}
+
+
 async def emit(conn: Conn, user_id: int, type: str, data: dict[str, Any]) -> Event:
     """Inside the transaction: give the event the user's next seq and store it for replay."""
-    seq = await conn.insert(Q.events.next_seq, {"user_id": user_id})
-    event = Event(user_id, type, data, seq)
-    await conn.execute(Q.events.append, {"user_id": user_id, "seq": seq, "type": type,
-                                         "payload": dumps(data).decode()})
-    return event
+    return (await emit_many(conn, [(user_id, type, data)]))[0]
+
+
+async def emit_many(conn: Conn, items: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
+    """Several events (user_id, type, data) in one go: one seq upsert per user (in user id order, so
+    concurrent transactions lock the counters in one order), one INSERT for their log rows.
+
+    Returns the events in the order of items, each with its seq.
+    """
+    counts: dict[int, int] = {}
+    for user_id, _, _ in items:
+        counts[user_id] = counts.get(user_id, 0) + 1
+    next_seq: dict[int, int] = {}
+    for user_id in sorted(counts):
+        last = await conn.insert(Q.events.reserve_seqs, {"user_id": user_id, "n": counts[user_id]})
+        next_seq[user_id] = last - counts[user_id] + 1
+    events = []
+    for user_id, type_, data in items:
+        events.append(Event(user_id, type_, data, next_seq[user_id]))
+        next_seq[user_id] += 1
+    pending = _pending.get(conn)
+    if pending is not None:
+        pending.extend(events)
+    else:
+        await _store(conn, events)
+    return events
+
+
+async def _store(conn: Conn, events: list[Event]) -> None:
+    if events:
+        await conn.executemany(Q.events.append, [
+            (e.user_id, e.seq, e.type, dumps(e.data).decode()) for e in events])
 
 
 async def publish(app: web.Application, events: list[Event] | Event | None) -> None:
@@ -103,3 +137,26 @@ async def prune_expired(app: web.Application, batch: int = 5000) -> int:
         total += n
         if n < batch:
             return total
+
+
+async def run_and_publish(app: web.Application, fn: Callable[[Conn, list[Event]], Awaitable[T]]) -> T:
+    """One transaction (retried by db.run on deadlock) whose events are published after COMMIT.
+
+    fn(conn, events) appends the events it emits; the list starts empty on every try.
+    """
+    events: list[Event] = []
+
+    async def tx(conn: Conn) -> T:
+        events.clear()
+        pending: list[Event] = []
+        _pending[conn] = pending
+        try:
+            result = await fn(conn, events)
+            await _store(conn, pending)  # the log rows of every emit() above, before COMMIT
+        finally:
+            _pending.pop(conn, None)
+        return result
+
+    result = await app[DB].run(tx)
+    await publish(app, events)
+    return result
