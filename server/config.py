@@ -62,7 +62,7 @@ class HttpSchema(_Strict):
     port = Port()
     max_body = Positive()
     cors_origins = fields.List(fields.Url(require_tld=False, schemes={"http", "https"}), required=True)
-    public_url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    public_url = fields.Url(required=True, allow_none=True, require_tld=False, schemes={"http", "https"})
     trust_proxy = fields.Boolean(required=True)
     request_timeout = fields.Float(required=True, validate=validate.Range(min=0.1))
     max_in_flight = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -328,6 +328,10 @@ def load_config(
         clean = ConfigSchema().load(data)
     except ValidationError as exc:
         raise ConfigError("; ".join(_flatten_errors(exc.messages))) from None
+    http = clean["http"]
+    if http["public_url"] is None:
+        host = "127.0.0.1" if http["host"] in ("0.0.0.0", "::", "") else http["host"]
+        http["public_url"] = f"http://{host}:{http['port']}"
     if clean["auth"]["secret"] is None:
         clean["auth"]["secret"] = _dev_secret(Path(secret_dir) if secret_dir else ROOT / "var")
     return _to_ns(clean, Config)

@@ -76,8 +76,9 @@ async def test_a_file_someone_else_uses_is_kept(client, make_user):
 
 async def test_same_picture_again_keeps_its_file(client, make_user):
     alice = await make_user()
-    first = await (await put_avatar(client, alice, jpeg_with_gps())).json()
-    again = await (await put_avatar(client, alice, jpeg_with_gps())).json()
+    photo = jpeg_with_gps()
+    first = await (await put_avatar(client, alice, photo)).json()
+    again = await (await put_avatar(client, alice, photo)).json()
     assert again["profile_pic"] == first["profile_pic"]
     assert (await fetch(client, again["profile_pic"])).status == 200
     assert len(await avatar_rows(client, alice)) == 1

@@ -386,3 +386,12 @@ async def test_overload_sheds_with_fast_503(make_config, aiohttp_client):
     assert [r.status for r in await asyncio.gather(*held)] == [200, 200]
     assert (await client.get("/slow")).status == 200
     assert "chatter_requests_shed_total 1.0" in await (await client.get("/metrics")).text()
+
+
+def test_public_url_defaults_to_the_listening_address(tmp_path):
+    cfg = load_config(environ={"CHATTER_HTTP__PORT": "9123"}, secret_dir=tmp_path)
+    assert cfg.http.public_url == "http://127.0.0.1:9123"
+    cfg = load_config(environ={"CHATTER_HTTP__HOST": "0.0.0.0", "CHATTER_HTTP__PORT": "80"}, secret_dir=tmp_path)
+    assert cfg.http.public_url == "http://127.0.0.1:80"
+    cfg = load_config(environ={"CHATTER_HTTP__PUBLIC_URL": "https://chatter.example"}, secret_dir=tmp_path)
+    assert cfg.http.public_url == "https://chatter.example"

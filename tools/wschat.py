@@ -2,8 +2,8 @@
 
     python tools/wschat.py --token ACCESS_TOKEN [--to USER_ID] [--last-seq N] [--url http://127.0.0.1:8080]
 
-A line of text is sent to --to as a `message.send` frame (a `typing` frame goes first);
-`/to ID` changes the peer, `/quit` leaves. Messages from the peer are marked read over REST,
+A line of text is sent to --to as a `message.send` frame (a `typing` frame goes first once the
+two have a conversation); `/to ID` changes the peer, `/quit` or end of input leaves. Messages from the peer are marked read over REST,
 so the peer sees `message.read`. The last seq seen is printed on exit, for --last-seq.
 """
 
@@ -31,6 +31,7 @@ async def main(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"Bearer {args.token}"}
     url = f"{args.url.rstrip('/')}/api/v1/ws" + (f"?last_seq={args.last_seq}" if args.last_seq is not None else "")
     peer, last_seq = args.to, args.last_seq
+    talking_with: set[int] = set()  # typing is only accepted once a conversation exists
     async with aiohttp.ClientSession(headers=headers) as http, http.ws_connect(url, heartbeat=20) as ws:
         lines: asyncio.Queue = asyncio.Queue()
         reader = asyncio.create_task(read_lines(lines))
@@ -48,8 +49,10 @@ async def main(args: argparse.Namespace) -> int:
                     last_seq = frame.get("seq", last_seq)
                     print(json.dumps(frame, ensure_ascii=False), flush=True)
                     data = frame.get("data") or {}
-                    if frame["type"] == "message.created" and data.get("sender_id") == peer:
-                        await http.post(f"{args.url}/api/v1/conversations/{peer}/read", json={})
+                    if frame["type"] == "message.created":
+                        talking_with.update((data.get("sender_id"), data.get("recipient_id")))
+                        if data.get("sender_id") == peer:
+                            await http.post(f"{args.url}/api/v1/conversations/{peer}/read", json={})
                     incoming = asyncio.create_task(ws.receive())
                 if typed in done:
                     line = typed.result()
@@ -61,7 +64,8 @@ async def main(args: argparse.Namespace) -> int:
                     elif line and peer is None:
                         print("* no peer: type /to USER_ID first", flush=True)
                     elif line:
-                        await ws.send_json({"type": "typing", "data": {"to": peer}})
+                        if peer in talking_with:
+                            await ws.send_json({"type": "typing", "data": {"to": peer}})
                         await ws.send_json({"type": "message.send", "data": {
                             "to": peer, "content": line, "client_id": uuid.uuid4().hex}})
                     typed = asyncio.create_task(lines.get())
