@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
+import orjson
 
 CONNECT_TIMEOUT = 10.0
 WS_PATH = "/api/v1/ws"
@@ -49,12 +50,14 @@ class Errors:
         return sum(self.counts.values())
 
 
-async def _open(session: aiohttp.ClientSession, base: str, token: str,
-                errors: Errors) -> aiohttp.ClientWebSocketResponse | None:
-    """Connect and wait for the `hello` frame; None (and an error counted) on any failure."""
+async def _open(session: aiohttp.ClientSession, base: str, token: str, errors: Errors,
+                last_seq: int | None = None, hello: dict | None = None) -> aiohttp.ClientWebSocketResponse | None:
+    """Connect (resuming after last_seq when given) and wait for the `hello` frame, whose data is
+    copied into `hello`; None (and an error counted) on any failure."""
+    path = WS_PATH if last_seq is None else f"{WS_PATH}?last_seq={last_seq}"
     try:
         ws = await asyncio.wait_for(
-            session.ws_connect(base + WS_PATH, headers={"Authorization": f"Bearer {token}"},
+            session.ws_connect(base + path, headers={"Authorization": f"Bearer {token}"},
                                heartbeat=None, autoping=True, max_msg_size=1 << 20), CONNECT_TIMEOUT)
     except aiohttp.WSServerHandshakeError as exc:
         errors.add(f"handshake_{exc.status}")
@@ -64,8 +67,11 @@ async def _open(session: aiohttp.ClientSession, base: str, token: str,
         return None
     try:
         msg = await asyncio.wait_for(ws.receive(), CONNECT_TIMEOUT)
-        if msg.type != aiohttp.WSMsgType.TEXT or msg.json().get("type") != "hello":
+        first = msg.json() if msg.type == aiohttp.WSMsgType.TEXT else {}
+        if first.get("type") != "hello":
             errors.add("no_hello")
+        elif hello is not None:
+            hello.update(first.get("data") or {})
     except (TimeoutError, ValueError, aiohttp.ClientError):
         errors.add("no_hello")
     return ws
@@ -132,8 +138,15 @@ async def hold(base: str, tokens: list[str], sockets: int, hold_s: float,
 
 
 async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float, duration: float,
-               count_stored: Callable[[str], int] | None = None) -> dict:
-    """`pairs` sender→recipient pairs; `rate` messages/s in total, spread round-robin over the pairs."""
+               count_stored: Callable[[str], int] | None = None, drain: float = 15.0) -> dict:
+    """`pairs` sender→recipient pairs; `rate` messages/s in total, spread round-robin over the pairs.
+
+    Every socket has its own reader task. A socket the server closes (e.g. "too slow") is counted
+    (`dropped_<code>`) and reopened with `?last_seq=` like a real client: messages that come back by
+    replay count as delivered, with their full (late) latency, and are also counted as `replayed`.
+    After the last send the run waits up to `drain` seconds for stragglers: a saturated server shows
+    as latency; only what never arrives is `not_delivered`.
+    """
     errors = Errors()
     users = tokens[: pairs * 2]
     pairs = len(users) // 2
@@ -145,41 +158,70 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
     sent_at: dict[str, float] = {}
     delivered: dict[str, float] = {}
     acked: dict[str, float] = {}
+    replayed: set[str] = set()
     all_in = asyncio.Event()
+    stopping = asyncio.Event()
     expected: list[int | None] = [None]  # known once sending is over
+    sockets: list = []
+    last_seq: list[int | None] = [None] * len(users)
 
-    async def reader(ws, me: int) -> None:
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            now = time.perf_counter()
-            try:
-                frame = msg.json()
-            except ValueError:
-                errors.add("bad_frame")
-                continue
-            kind, data = frame.get("type"), frame.get("data") or {}
-            if kind == "message.created" and data.get("recipient_id") == me:
-                cid = data.get("client_id")
-                if cid in sent_at and cid not in delivered:
-                    delivered[cid] = (now - sent_at[cid]) * 1000
-                    if expected[0] is not None and len(delivered) >= expected[0]:
-                        all_in.set()
-            elif kind == "message.ack":
-                cid = data.get("client_id")
-                if cid in sent_at and cid not in acked:
-                    acked[cid] = (now - sent_at[cid]) * 1000
-            elif kind == "error":
-                errors.add(f"error_{data.get('code', 'frame')}")
+    def on_frame(i: int, me: int, text: str, now: float, replay_upto: int) -> None:
+        try:
+            frame = orjson.loads(text)
+        except ValueError:
+            errors.add("bad_frame")
+            return
+        kind, data = frame.get("type"), frame.get("data") or {}
+        seq = frame.get("seq")
+        if isinstance(seq, int):
+            last_seq[i] = seq
+        if kind == "message.created" and data.get("recipient_id") == me:
+            cid = data.get("client_id")
+            if cid in sent_at and cid not in delivered:
+                delivered[cid] = (now - sent_at[cid]) * 1000
+                if isinstance(seq, int) and seq <= replay_upto:
+                    replayed.add(cid)
+                if expected[0] is not None and len(delivered) >= expected[0]:
+                    all_in.set()
+        elif kind == "message.ack":
+            cid = data.get("client_id")
+            if cid in sent_at and cid not in acked:
+                acked[cid] = (now - sent_at[cid]) * 1000
+        elif kind == "reset":
+            errors.add("reset")  # older than the server's replay log: those events are gone for this socket
+        elif kind == "error":
+            errors.add(f"error_{data.get('code', 'frame')}")
+
+    async def reader(session, i: int) -> None:
+        me, token = users[i]
+        replay_upto = -1  # events up to this seq on the current socket are a replay
+        while True:
+            ws = sockets[i]
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    on_frame(i, me, msg.data, time.perf_counter(), replay_upto)
+            if stopping.is_set():
+                return
+            errors.add(f"dropped_{ws.close_code}")
+            while not stopping.is_set():
+                hello: dict = {}
+                ws = await _open(session, base, token, errors, last_seq=last_seq[i], hello=hello)
+                if ws is not None:
+                    sockets[i] = ws
+                    replay_upto = int(hello.get("seq") or 0)
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                return
 
     async with _session() as session:
-        sockets = await _open_many(session, base, [t for _, t in users], errors)
+        sockets.extend(await _open_many(session, base, [t for _, t in users], errors))
         if not all(sockets):
             await _close_all([ws for ws in sockets if ws])
             return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
                     "error_total": errors.total, "extra": {"pairs": pairs},
                     "notes": f"only {sum(1 for ws in sockets if ws)}/{len(users)} sockets opened"}
-        readers = [asyncio.create_task(reader(ws, uid)) for ws, (uid, _) in zip(sockets, users, strict=True)]
+        readers = [asyncio.create_task(reader(session, i)) for i in range(len(users))]
         interval = 1.0 / max(rate, 0.1)
         total = int(rate * duration)
         t0 = time.perf_counter()
@@ -194,18 +236,20 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
             cid = f"b{run_id}-{n}"
             sent_at[cid] = time.perf_counter()
             try:
-                await sender_ws.send_json({"type": "message.send",
-                                           "data": {"to": recipient_id, "content": f"bench message {n}",
-                                                    "client_id": cid}})
+                await sender_ws.send_str(orjson.dumps({
+                    "type": "message.send",
+                    "data": {"to": recipient_id, "content": f"bench message {n}", "client_id": cid}}).decode())
             except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                del sent_at[cid]  # never left this client: not counted as sent
                 errors.add("send_failed")
         send_s = time.perf_counter() - t0
         expected[0] = len(sent_at)
         if len(delivered) >= len(sent_at):
             all_in.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_in.wait(), 5.0)
+            await asyncio.wait_for(all_in.wait(), drain)
         elapsed = time.perf_counter() - t0
+        stopping.set()
         await _close_all(sockets)
         for task in readers:
             task.cancel()
@@ -219,15 +263,18 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
             stored = count_stored(f"b{run_id}-%")
         except Exception:  # the check is a report detail; never crash the run for it
             errors.add("store_check_failed")
+    late = sum(1 for ms in delivered.values() if ms > 1000)
     return {
         "rps": round(len(delivered) / max(elapsed, 1e-6), 1),
         "requests": len(sent_at),
         "latency_ms": percentiles(list(delivered.values())),
         "errors": dict(errors.counts), "error_total": errors.total,
         "extra": {"pairs": pairs, "target_rate": rate, "sent": len(sent_at), "delivered": len(delivered),
-                  "acked": len(acked), "stored": stored, "send_seconds": round(send_s, 2),
+                  "acked": len(acked), "stored": stored, "replayed": len(replayed), "late_over_1s": late,
+                  "send_seconds": round(send_s, 2), "elapsed_seconds": round(elapsed, 2),
                   "ack_latency_ms": percentiles(list(acked.values()))},
-        "notes": f"{len(delivered)}/{len(sent_at)} delivered, {stored} stored, target {rate:g}/s",
+        "notes": (f"{len(delivered)}/{len(sent_at)} delivered ({len(replayed)} by replay, {late} after > 1 s), "
+                  f"{stored} stored, target {rate:g}/s"),
     }
 
 

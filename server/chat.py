@@ -10,11 +10,12 @@ from aiohttp import web
 from server.db import Conn, error_code
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.keys import DB
-from server.notify import notify
+from server.notify import create as create_notification
+from server.notify import notify, now_ms
 from server.present import media_url
 from server.queries import QUERIES as Q
 from server.responses import iso
-from ws.events import Event, emit, run_and_publish
+from ws.events import Event, emit, emit_many, run_and_publish
 
 MAX_CONTENT = 5000
 # message_type / response_type → the media types it may carry.
@@ -95,47 +96,52 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
         raise ValidationFailed({"recipient_id": ["You cannot message yourself."]})
     _check_body("message", content, message_type, media_id)
 
-    async def fn(conn: Conn, events: list[Event]) -> tuple[int, bool]:
-        if client_id is not None:
-            existing = await conn.fetchval(Q.messages.by_client, {"sender_id": sender_id, "client_id": client_id})
-            if existing is not None:
-                return existing, False
-        if not await conn.fetchval(Q.messages.user_exists, {"id": recipient_id}):
-            raise ValidationFailed({"recipient_id": ["No such user."]})
+    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+        # No pre-checks: the unique key (sender_id, client_id) refuses a retried send (1062) and the
+        # recipient's foreign key a missing user (1452); both are handled below.
+        created_at = now_ms()
         mid = await conn.insert(Q.messages.create, {
             "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
-            "content": content, "client_id": client_id})
+            "content": content, "client_id": client_id, "created_at": created_at})
         await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
-        # Both conversation rows in id order, so opposite sends never lock in opposite orders.
-        for user_id in sorted((sender_id, recipient_id)):
-            if user_id == sender_id:
-                await conn.execute(Q.conversations.touch_sender, {
-                    "user_id": sender_id, "peer_id": recipient_id, "message_id": mid})
-            else:
-                await conn.execute(Q.conversations.touch_recipient, {
-                    "user_id": recipient_id, "peer_id": sender_id, "message_id": mid})
-        msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": mid}))
-        for user_id in sorted((sender_id, recipient_id)):
-            events.append(await emit(conn, user_id, "message.created", msg))
-            if user_id == recipient_id:
-                events.extend(await notify(conn, app, user_id=recipient_id, type="message",
-                                           actor_id=sender_id, message_id=mid))
-        return mid, True
+        # Both conversation rows in one statement, in user id order, so opposite sends never lock
+        # them in opposite orders.
+        lo, hi = sorted((sender_id, recipient_id))
+        await conn.execute(Q.conversations.touch_pair, {
+            "lo": lo, "hi": hi, "message_id": mid,
+            "lo_unread": int(lo == recipient_id), "hi_unread": int(hi == recipient_id)})
+        media = None
+        if media_id is not None:
+            media = media_of(app, await conn.fetchone(Q.messages.media_row, {"id": media_id}))
+        msg = {
+            "id": mid, "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
+            "content": content, "media": media, "client_id": client_id, "read_at": None,
+            "responses_count": 0, "created_at": iso(created_at), "edited_at": None,
+        }
+        note = await create_notification(conn, app, user_id=recipient_id, type="message", actor_id=sender_id,
+                                         message_id=mid, created_at=created_at)
+        items = [(uid, "message.created", msg) for uid in (lo, hi)]
+        if note is not None:
+            items.append((recipient_id, "notification.created", note))
+        events.extend(await emit_many(conn, items))
+        return msg
 
     try:
-        mid, created = await run_and_publish(app, fn)
+        return await run_and_publish(app, fn), True
     except pymysql.err.IntegrityError as exc:
-        # A concurrent send with the same client_id won the unique key (sender_id, client_id).
-        if error_code(exc) != 1062 or client_id is None:
+        code = error_code(exc)
+        if code == 1452 and "fk_messages_recipient" in str(exc):  # ER_NO_REFERENCED_ROW_2
+            raise ValidationFailed({"recipient_id": ["No such user."]}) from None
+        # ER_DUP_ENTRY: a send with this client_id (a retry, or a concurrent send that won the unique
+        # key (sender_id, client_id)) is already stored: return that message.
+        if code != 1062 or client_id is None:
             raise
-        mid = await app[DB].fetchval(Q.messages.by_client, {"sender_id": sender_id, "client_id": client_id})
-        if mid is None:
+        row = await app[DB].fetchone(Q.messages.by_client_full, {"sender_id": sender_id, "client_id": client_id})
+        if row is None:
             raise
-        created = False
-    row = await app[DB].fetchone(Q.messages.by_id, {"id": mid})
-    if not created and row["recipient_id"] != recipient_id:
+    if row["recipient_id"] != recipient_id:
         raise ValidationFailed({"client_id": ["Already used for a message to another user."]})
-    return message(app, row), created
+    return message(app, row), False
 
 
 async def _participant_message(conn: Conn, user_id: int, message_id: int, *, lock: bool) -> dict[str, Any]:

@@ -15,6 +15,16 @@ ON DUPLICATE KEY UPDATE
   last_message_id = GREATEST(last_message_id, VALUES(last_message_id)),
   updated_at = UTC_TIMESTAMP(3)
 
+-- name: touch_pair!
+-- Both sides of a new message in one statement, lower user id first (a deterministic lock order).
+-- *_unread is 1 on the recipient's row: unread unless already past its last_read_id.
+INSERT INTO conversations (user_id, peer_id, last_message_id, unread_count)
+VALUES (%(lo)s, %(hi)s, %(message_id)s, %(lo_unread)s), (%(hi)s, %(lo)s, %(message_id)s, %(hi_unread)s)
+ON DUPLICATE KEY UPDATE
+  unread_count = unread_count + IF(VALUES(unread_count) > 0 AND VALUES(last_message_id) > last_read_id, 1, 0),
+  last_message_id = GREATEST(last_message_id, VALUES(last_message_id)),
+  updated_at = UTC_TIMESTAMP(3)
+
 -- name: lock^
 SELECT * FROM conversations WHERE user_id = %(user_id)s AND peer_id = %(peer_id)s FOR UPDATE
 

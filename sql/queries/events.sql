@@ -5,8 +5,14 @@
 INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(1))
 ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + 1)
 
--- name: append!
-INSERT INTO user_events (user_id, seq, type, payload) VALUES (%(user_id)s, %(seq)s, %(type)s, %(payload)s)
+-- name: reserve_seqs!
+-- The user's next n seqs; the last of them becomes this connection's lastrowid (one round trip).
+INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(%(n)s))
+ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + %(n)s)
+
+-- name: append*!
+-- executemany: one multi-row INSERT for all the events of a transaction.
+INSERT INTO user_events (user_id, seq, type, payload) VALUES (%s, %s, %s, %s)
 
 -- name: latest_seq$
 SELECT seq FROM user_event_seq WHERE user_id = %(user_id)s

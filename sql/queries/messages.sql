@@ -19,12 +19,30 @@ SELECT id, sender_id, recipient_id, message_type FROM messages WHERE id = %(id)s
 -- uq_messages_client
 SELECT id FROM messages WHERE sender_id = %(sender_id)s AND client_id = %(client_id)s
 
+-- name: by_client_full^
+-- uq_messages_client: the stored message of a retried send, as by_id.
+SELECT m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM messages m
+LEFT JOIN media md ON md.message_id = m.id
+WHERE m.sender_id = %(sender_id)s AND m.client_id = %(client_id)s
+
+-- name: media_row^
+-- An attachment as the md_* columns of by_id.
+SELECT md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
+       md.content_type AS md_content_type, md.created_at AS md_created_at
+FROM media md
+WHERE md.id = %(id)s
+
 -- name: user_exists$
 SELECT 1 FROM users WHERE id = %(id)s
 
 -- name: create<!
-INSERT INTO messages (sender_id, recipient_id, message_type, content, client_id)
-VALUES (%(sender_id)s, %(recipient_id)s, %(message_type)s, %(content)s, %(client_id)s)
+-- created_at is passed in (UTC, milliseconds): the Message is built from these values, not re-read.
+INSERT INTO messages (sender_id, recipient_id, message_type, content, client_id, created_at)
+VALUES (%(sender_id)s, %(recipient_id)s, %(message_type)s, %(content)s, %(client_id)s, %(created_at)s)
 
 -- name: attach_media!
 -- The sender's own upload, not yet attached to anything; affected rows say whether it was.

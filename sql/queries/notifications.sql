@@ -1,8 +1,17 @@
 -- Notifications: written in the transaction of the action that causes them.
 
 -- name: create<!
-INSERT INTO notifications (user_id, type, actor_id, post_id, comment_id, message_id, response_id)
-VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(message_id)s, %(response_id)s)
+-- created_at is passed in (UTC, milliseconds): the Notification is built from these values.
+INSERT INTO notifications (user_id, type, actor_id, post_id, comment_id, message_id, response_id, created_at)
+VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(message_id)s, %(response_id)s,
+        %(created_at)s)
+
+-- name: actor^
+-- The actor's summary shown in a Notification.
+SELECT u.username, u.full_name, m.storage_key AS avatar_key
+FROM users u
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE u.id = %(id)s
 
 -- name: by_id^
 SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
