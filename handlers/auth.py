@@ -223,9 +223,10 @@ async def logout(request: web.Request) -> web.Response:
     async with request.app[DB].transaction() as tx:
         revoked = await revoke_session(tx, principal.session_id, "logout")
     await sessions_revoked(request.app, principal.user_id, revoked)
+    response = web.Response(status=204)
     if principal.kind == browser_session.KIND:
-        await browser_session.end(request)
-    return web.Response(status=204)
+        await browser_session.end(request, response)
+    return response
 
 
 @routes.post("/api/v1/auth/password/change")
@@ -317,17 +318,19 @@ async def session_login(request: web.Request) -> web.Response:
     data = await load_body(request, LoginSchema())
     user_id = await check_credentials(request, data["login"], data["password"])
     body = await issue_session(request, user_id, kind=browser_session.KIND, with_session_id=True)
-    await browser_session.start(request, user_id, body["session_id"])
-    return json_response({"user": body["user"]})
+    response = json_response({"user": body["user"]})
+    await browser_session.start(request, response, user_id, body["session_id"])
+    return response
 
 
 @routes.delete("/api/v1/auth/session")
 @docs("Browser logout: ends the cookie session", tags=TAGS, responses={204: None})
 async def session_logout(request: web.Request) -> web.Response:
-    ended = await browser_session.end(request)
+    response = web.Response(status=204)
+    ended = await browser_session.end(request, response)
     if ended is not None:  # the cookie names its session: only our Redis could have said so
         user_id, session_id = ended
         async with request.app[DB].transaction() as tx:
             revoked = await revoke_session(tx, session_id, "logout")
         await sessions_revoked(request.app, user_id, revoked)
-    return web.Response(status=204)
+    return response

@@ -24,7 +24,6 @@ from server.conduit import conduit
 from server.db import Conn, error_code
 from server.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from server.keys import CONFIG, DB, PRINCIPAL
-from server.middlewares import error_middleware
 from server.openapi import docs
 from server.passwords import hash_password
 from server.present import media_url
@@ -40,14 +39,6 @@ BLANK = {"required": "can't be blank", "null": "can't be blank"}
 ERRORS = {401: shape.ConduitErrorsSchema, 422: shape.ConduitErrorsSchema}
 BODY_ERRORS = {**ERRORS, 400: shape.ConduitErrorsSchema}  # 400: the body is not JSON
 _UNSET = object()
-
-
-def setup(app: web.Application) -> None:
-    # Inside the shared error middleware and around auth and rate limits, so that every 4xx of
-    # a Conduit route (a bad token included) is answered in the Conduit error shape.
-    middlewares = app.middlewares
-    at = middlewares.index(error_middleware) + 1 if error_middleware in middlewares else 0
-    middlewares.insert(at, shape.conduit_error_middleware)
 
 
 # --- request bodies -------------------------------------------------------------------------

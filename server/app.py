@@ -16,16 +16,7 @@ from server.config import Config, load_config
 from server.db import Database
 from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
 from server.metrics import Metrics
-from server.middlewares import (
-    auth_middleware,
-    error_middleware,
-    metrics_middleware,
-    on_prepare,
-    request_id_middleware,
-    shed_middleware,
-    timeout_middleware,
-    write_limit_middleware,
-)
+from server.middlewares import auth_middleware, on_prepare, pipeline_middleware
 from server.ratelimit import RateLimiter
 from server.redis import Redis
 from ws.bus import Bus, MemoryBus
@@ -38,12 +29,10 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     check_secret(config)
     app = web.Application(
         client_max_size=config.http.max_body,
-        middlewares=[request_id_middleware, metrics_middleware, error_middleware,
-                     shed_middleware(config.http.max_in_flight), timeout_middleware, auth_middleware,
-                     write_limit_middleware],
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()
+    app.middlewares.extend([pipeline_middleware(config, app[METRICS]), auth_middleware])
     app[SERVICES] = {}
     app.on_response_prepare.append(on_prepare)
     app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus)])

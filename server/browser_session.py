@@ -13,7 +13,7 @@ from server import auth
 from server.config import Config
 from server.errors import Forbidden
 from server.keys import CONFIG
-from server.middlewares import COOKIE_AUTH, auth_middleware
+from server.middlewares import COOKIE_AUTH
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KIND = "browser"
@@ -56,24 +56,12 @@ def setup(app: web.Application) -> None:
     """Install the session middleware just outside authentication, and the cookie authenticator."""
     storage, client = make_storage(app[CONFIG])
     app[STORAGE] = storage
-    middlewares = app.middlewares
-    middlewares.insert(middlewares.index(auth_middleware), session_middleware)
     app[COOKIE_AUTH] = cookie_auth
 
     async def close(app: web.Application) -> None:
         await client.aclose()
 
     app.on_cleanup.append(close)
-
-
-@web.middleware
-async def session_middleware(request: web.Request, handler):
-    """Save a session the handler changed (login, logout) into Redis and the cookie."""
-    response = await handler(request)
-    session = request.get(SESSION)
-    if session is not None and session._changed and not response.prepared:
-        await request.app[STORAGE].save_session(request, response, session)
-    return response
 
 
 async def get_session(request: web.Request) -> Session:
@@ -110,18 +98,20 @@ async def cookie_auth(request: web.Request) -> auth.Principal | None:
     return principal
 
 
-async def start(request: web.Request, user_id: int, session_id: int) -> None:
-    """Bind a fresh cookie session (new identity: no fixation) to a DB session."""
+async def start(request: web.Request, response: web.StreamResponse, user_id: int, session_id: int) -> None:
+    """Bind a fresh cookie session (new identity: no fixation) to a DB session; set its cookie."""
     session = request[SESSION] = await request.app[STORAGE].new_session()
     session["uid"] = user_id
     session["sid"] = session_id
+    await request.app[STORAGE].save_session(request, response, session)
 
 
-async def end(request: web.Request) -> tuple[int, int] | None:
-    """Clear the cookie session; return (user id, DB session id) it was bound to, if any."""
+async def end(request: web.Request, response: web.StreamResponse) -> tuple[int, int] | None:
+    """Clear the cookie session (and the cookie); return (user id, DB session id) it was bound to."""
     if request.app[CONFIG].auth.cookie_name not in request.cookies:
         return None
     session = await get_session(request)
     user_id, session_id = session.get("uid"), session.get("sid")
     session.invalidate()
+    await request.app[STORAGE].save_session(request, response, session)
     return (int(user_id), int(session_id)) if user_id and session_id else None

@@ -127,27 +127,19 @@ _KEYS = {400: "body", 403: "resource", 404: "resource", 413: "body", 415: "body"
 
 
 def conduit(handler: Callable) -> Callable:
-    """Mark a handler as a Conduit route: its errors are answered by `conduit_error_middleware`."""
-    handler.__conduit__ = True
+    """Mark a handler as a Conduit route: the pipeline renders its 4xx errors with render_error."""
+    handler.__render_error__ = render_error
     return handler
 
 
-@web.middleware
-async def conduit_error_middleware(request: web.Request, handler):
-    """On Conduit routes, answer ApiErrors (including the auth middleware's 401) as
-    `{"errors": {"field": ["message"]}}` with the same status and headers; other routes pass."""
-    if not getattr(request.match_info.handler, "__conduit__", False):
-        return await handler(request)
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        if exc.status >= 500:
-            raise  # 503: the shared problem answer with its request id and Retry-After
-        headers = dict(exc.headers)
-        if isinstance(exc, Unauthorized):
-            headers["WWW-Authenticate"] = 'Token realm="conduit"'
-        token_sent = "Authorization" in request.headers
-        return json_response({"errors": conduit_errors(exc, token_sent)}, status=exc.status, headers=headers)
+def render_error(request: web.Request, exc: ApiError) -> web.Response:
+    """A 4xx (including the auth middleware's 401) as `{"errors": {"field": ["message"]}}`, with
+    the same status and headers; 5xx keep the shared problem answer with its request id."""
+    headers = dict(exc.headers)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Token realm="conduit"'
+    token_sent = "Authorization" in request.headers
+    return json_response({"errors": conduit_errors(exc, token_sent)}, status=exc.status, headers=headers)
 
 
 # --- documented shapes (OpenAPI only; responses are built by the functions above) ------------
