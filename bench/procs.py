@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import resource
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -205,3 +207,97 @@ def wait_http(server: Server, path: str, timeout: float = 60.0) -> bool:
             pass
         time.sleep(0.2)
     return False
+
+
+# -- which process holds a TCP connection (WebSocket placement on gunicorn workers) ---------------
+@dataclass(frozen=True)
+class TcpRow:
+    local: tuple[str, int]
+    remote: tuple[str, int]
+    state: int  # 1 = ESTABLISHED
+    inode: int
+
+
+def _hex_addr(text: str) -> tuple[str, int]:
+    """'0100007F:1F90' (IPv4) or 32 hex digits (IPv6) + ':port', as the kernel prints them: the
+    address in 32-bit words of host byte order, the port as a plain hex number."""
+    host, _, port = text.partition(":")
+    raw = bytes.fromhex(host)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    addr = ipaddress.ip_address(raw)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return str(addr), int(port, 16)
+
+
+def parse_tcp_table(text: str, limit: int = 1_000_000) -> list[TcpRow]:
+    """Rows of /proc/net/tcp or /proc/net/tcp6; malformed lines are skipped."""
+    rows = []
+    for n, line in enumerate(text.splitlines()[1:]):
+        if n >= limit:
+            break
+        parts = line.split()
+        if len(parts) < 10:
+            continue
+        try:
+            rows.append(TcpRow(_hex_addr(parts[1]), _hex_addr(parts[2]), int(parts[3], 16), int(parts[9])))
+        except ValueError:
+            continue
+    return rows
+
+
+def tcp_rows() -> list[TcpRow] | None:
+    """This network namespace's TCP sockets (v4 and v6); None when /proc/net/tcp is unreadable."""
+    rows, readable = [], False
+    for name in ("tcp", "tcp6"):
+        try:
+            text = (PROC / "net" / name).read_text()
+        except OSError:
+            continue
+        readable = True
+        rows.extend(parse_tcp_table(text))
+    return rows if readable else None
+
+
+def socket_inodes(pid: int, limit: int = 1_000_000) -> set[int] | None:
+    """Inodes of the sockets pid has open; None when its fd table is unreadable."""
+    found: set[int] = set()
+    try:
+        with os.scandir(PROC / str(pid) / "fd") as it:
+            for n, entry in enumerate(it):
+                if n >= limit:
+                    break
+                try:
+                    target = os.readlink(entry.path)
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    found.add(int(target[8:-1]))
+    except OSError:
+        return None
+    return found
+
+
+def connection_owners(server_port: int, clients: list[tuple[str, int]], pids: list[int],
+                      rows: list[TcpRow] | None = None) -> dict[tuple[str, int], int] | None:
+    """For each client (ip, port) connected to server_port, the pid among `pids` holding the server's
+    end of that connection. Clients not found are left out; None when /proc cannot tell at all."""
+    rows = tcp_rows() if rows is None else rows
+    if rows is None:
+        return None
+    wanted = {(ip, port) for ip, port in clients}
+    inode_of = {row.remote: row.inode for row in rows
+                if row.local[1] == server_port and row.remote in wanted and row.inode and row.state == 1}
+    owner_of_inode: dict[int, int] = {}
+    readable = False
+    for pid in pids:
+        inodes = socket_inodes(pid)
+        if inodes is None:
+            continue
+        readable = True
+        for inode in inodes:
+            owner_of_inode.setdefault(inode, pid)
+    if not readable:
+        return None
+    return {client: owner_of_inode[inode] for client, inode in inode_of.items() if inode in owner_of_inode}

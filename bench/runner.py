@@ -242,8 +242,10 @@ class Bench:
         elif name == "ws_chat":
             rate = opts.chat_rate or (300.0 if workers == 1 else 700.0)
             coro = wsbench.chat(base, [(t["user_id"], t["token"]) for t in toks[1:]], opts.chat_pairs, rate,
-                                opts.duration, self._stored)
-            limit = 60 + opts.duration
+                                opts.duration, self._stored, workers=workers,
+                                locate=lambda clients: procs.connection_owners(server.port, clients,
+                                                                               server.pids()))
+            limit = 120 + opts.duration  # + placing the pairs on workers (bounded by wsbench)
         else:
             actor = toks[0] if toks else None
             receivers = self._not_followed_by(actor["user_id"], toks[1:])[: opts.fanout_receivers] if actor else []

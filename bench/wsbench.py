@@ -69,7 +69,7 @@ async def _open(session: aiohttp.ClientSession, base: str, token: str, errors: E
         msg = await asyncio.wait_for(ws.receive(), CONNECT_TIMEOUT)
         first = msg.json() if msg.type == aiohttp.WSMsgType.TEXT else {}
         if first.get("type") != "hello":
-            errors.add("no_hello")
+            errors.add(f"no_hello_first_{first.get('type') or msg.type.name.lower()}")
         elif hello is not None:
             hello.update(first.get("data") or {})
     except (TimeoutError, ValueError, aiohttp.ClientError):
@@ -137,8 +137,132 @@ async def hold(base: str, tokens: list[str], sockets: int, hold_s: float,
     }
 
 
+Locate = Callable[[list[tuple[str, int]]], dict[tuple[str, int], int] | None]
+
+PLACE_SECONDS = 30.0  # bounds of the placement of chat pairs on workers
+PLACE_ROUNDS = 20
+
+
+def _client_addr(ws) -> tuple[str, int] | None:
+    with contextlib.suppress(Exception):
+        name = ws.get_extra_info("sockname")
+        if name:
+            return str(name[0]), int(name[1])
+    return None
+
+
+def _owners(locate: Locate, sockets: list) -> dict[int, int | None] | None:
+    """Index in `sockets` → pid of the server worker holding its peer end (None: not found);
+    None when the location is unknown altogether."""
+    addrs = {i: _client_addr(ws) for i, ws in enumerate(sockets) if ws is not None}
+    try:
+        found = locate([a for a in addrs.values() if a is not None])
+    except Exception:  # a report detail: never crash the run for it
+        return None
+    if found is None:
+        return None
+    return {i: found.get(a) if a is not None else None for i, a in addrs.items()}
+
+
+def cross_pairs(owner: list[int | None], pairs: int) -> list[tuple[int, int]]:
+    """Up to `pairs` (sender, recipient) pairs of indexes whose owners are known and differ, as many as
+    possible: each pair takes one index from each of the two groups with the most left (which is
+    optimal); which one sends alternates, so every worker stores messages, not only one."""
+    groups: dict[int, list[int]] = {}
+    for i, o in enumerate(owner):
+        if o is not None:
+            groups.setdefault(o, []).append(i)
+    out: list[tuple[int, int]] = []
+    while len(out) < pairs:
+        big = sorted((g for g in groups.values() if g), key=len, reverse=True)[:2]
+        if len(big) < 2:
+            break
+        a, b = big[0].pop(), big[1].pop()
+        out.append((a, b) if len(out) % 2 == 0 else (b, a))  # senders (first) spread over the workers too
+    return out
+
+
+def _split_shortfall(owner: list[int | None], pairs: int) -> int:
+    """Sockets still needed (on other workers) before `pairs` cross-worker pairs can be formed."""
+    counts: dict[int, int] = {}
+    for o in owner:
+        if o is not None:
+            counts[o] = counts.get(o, 0) + 1
+    return max(0, 2 * pairs - sum(min(c, pairs) for c in counts.values()))
+
+
+async def _place(session, base: str, users: list[tuple[int, str]], spare: list[tuple[int, str]],
+                 sockets: list, pairs: int, locate: Locate, errors: Errors) -> tuple[list, list, dict]:
+    """Reorder (users, sockets) so that each pair (2i, 2i+1) has its ends on different server workers.
+
+    A burst of connections lands mostly on one worker (they share the listening socket), so extra
+    sockets are opened one at a time for spare users until the split is possible (bounded in time and
+    count), and the surplus is closed. Returns the new users, sockets and a placement report."""
+    owners = _owners(locate, sockets)
+    if owners is None:
+        return users, sockets, {"status": "placement unknown (/proc unreadable)"}
+    users, sockets = list(users), list(sockets)
+    owner = [owners.get(i) for i in range(len(sockets))]
+    initial = _count(owner)
+    extra_opened, spare = 0, list(spare)
+    deadline = time.monotonic() + PLACE_SECONDS
+    for _ in range(PLACE_ROUNDS):
+        need = _split_shortfall(owner, pairs)
+        if not need or not spare or time.monotonic() > deadline:
+            break
+        batch, spare = spare[:need], spare[need:]
+        opened = await _open_many(session, base, [t for _, t in batch], errors, concurrency=1, deadline=deadline)
+        new = [(u, ws) for u, ws in zip(batch, opened, strict=True) if ws is not None]
+        extra_opened += len(new)
+        found = _owners(locate, [ws for _, ws in new]) or {}
+        for j, (u, ws) in enumerate(new):
+            users.append(u)
+            sockets.append(ws)
+            owner.append(found.get(j))
+    chosen = cross_pairs(owner, pairs)
+    used = {i for pair in chosen for i in pair}
+    rest = [i for i in range(len(sockets)) if i not in used]
+    while len(chosen) < pairs and len(rest) >= 2:  # not enough across workers: same-worker pairs
+        chosen.append((rest.pop(0), rest.pop(0)))
+    used = {i for pair in chosen for i in pair}
+    surplus = [sockets[i] for i in range(len(sockets)) if i not in used]
+    await _close_all(surplus)
+    order = [i for pair in chosen for i in pair]
+    final_owner = [owner[i] for i in order]
+    report = {"status": "placed", "pairs": len(chosen), "pairs_split": _pairs_split(final_owner),
+              "sockets_per_worker": _count(final_owner), "senders_per_worker": _count(final_owner[0::2]),
+              "initial_sockets_per_worker": initial,
+              "extra_opened": extra_opened, "surplus_closed": len(surplus)}
+    return [users[i] for i in order], [sockets[i] for i in order], report
+
+
+def _count(owner: list[int | None]) -> dict[str, int]:
+    counts: Counter = Counter("?" if o is None else str(o) for o in owner)
+    return dict(counts.most_common())
+
+
+def _pairs_split(owner: list[int | None]) -> int:
+    return sum(1 for k in range(0, len(owner) - 1, 2)
+               if owner[k] is not None and owner[k + 1] is not None and owner[k] != owner[k + 1])
+
+
+def _placement_note(placement: dict) -> str:
+    if placement.get("status") != "placed":
+        return placement.get("status", "")
+    per = "/".join(str(n) for n in placement["sockets_per_worker"].values())
+    senders = "/".join(str(n) for n in placement["senders_per_worker"].values())
+    note = (f"{placement['pairs_split']}/{placement['pairs']} pairs split across workers "
+            f"(sockets per worker {per}, senders {senders}; {placement['extra_opened']} extra opened, "
+            f"{placement['surplus_closed']} closed)")
+    end = placement.get("pairs_split_at_end")
+    if end is not None and end != placement["pairs_split"]:
+        note += f", {end} at the end (after reconnects)"
+    return note
+
+
 async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float, duration: float,
-               count_stored: Callable[[str], int] | None = None, drain: float = 15.0) -> dict:
+               count_stored: Callable[[str], int] | None = None, drain: float = 15.0,
+               workers: int = 1, locate: Locate | None = None) -> dict:
     """`pairs` sender→recipient pairs; `rate` messages/s in total, spread round-robin over the pairs.
 
     Every socket has its own reader task. A socket the server closes (e.g. "too slow") is counted
@@ -146,10 +270,18 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
     replay count as delivered, with their full (late) latency, and are also counted as `replayed`.
     After the last send the run waits up to `drain` seconds for stragglers: a saturated server shows
     as latency; only what never arrives is `not_delivered`.
+
+    With `workers` > 1 and `locate` (client (ip, port)s → server worker pid, see
+    bench.procs.connection_owners), each pair's sender and recipient are placed on different workers
+    (see `_place`); the placement is reported in `extra.placement` and the notes.
     """
     errors = Errors()
     users = tokens[: pairs * 2]
+    spare = tokens[pairs * 2:]
     pairs = len(users) // 2
+    placing = workers > 1 and locate is not None
+    placement: dict = ({"status": "1 worker"} if workers <= 1 else
+                       {"status": "placement unknown (no locator)"} if locate is None else {})
     if pairs == 0:
         errors.add("no_tokens")
         return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
@@ -215,12 +347,25 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
                 return
 
     async with _session() as session:
-        sockets.extend(await _open_many(session, base, [t for _, t in users], errors))
+        # One at a time when placing: a burst would land mostly on one worker.
+        sockets.extend(await _open_many(session, base, [t for _, t in users], errors,
+                                        concurrency=1 if placing else 100,
+                                        deadline=time.monotonic() + 60))
         if not all(sockets):
             await _close_all([ws for ws in sockets if ws])
             return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
                     "error_total": errors.total, "extra": {"pairs": pairs},
                     "notes": f"only {sum(1 for ws in sockets if ws)}/{len(users)} sockets opened"}
+        if placing:
+            t_place = time.monotonic()
+            users, placed, placement = await _place(session, base, users, spare, sockets, pairs, locate, errors)
+            sockets[:] = placed
+            placement["seconds"] = round(time.monotonic() - t_place, 2)
+            pairs = len(users) // 2
+            if pairs == 0:
+                await _close_all(sockets)
+                return {"rps": 0.0, "requests": 0, "latency_ms": {}, "errors": dict(errors.counts),
+                        "error_total": errors.total, "extra": {"placement": placement}, "notes": "no pairs"}
         readers = [asyncio.create_task(reader(session, i)) for i in range(len(users))]
         interval = 1.0 / max(rate, 0.1)
         total = int(rate * duration)
@@ -249,6 +394,10 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_in.wait(), drain)
         elapsed = time.perf_counter() - t0
+        if placing and placement.get("status") == "placed":  # reopened sockets land anywhere
+            end = _owners(locate, sockets)
+            placement["pairs_split_at_end"] = (
+                None if end is None else _pairs_split([end.get(i) for i in range(len(sockets))]))
         stopping.set()
         await _close_all(sockets)
         for task in readers:
@@ -272,9 +421,9 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
         "extra": {"pairs": pairs, "target_rate": rate, "sent": len(sent_at), "delivered": len(delivered),
                   "acked": len(acked), "stored": stored, "replayed": len(replayed), "late_over_1s": late,
                   "send_seconds": round(send_s, 2), "elapsed_seconds": round(elapsed, 2),
-                  "ack_latency_ms": percentiles(list(acked.values()))},
+                  "ack_latency_ms": percentiles(list(acked.values())), "placement": placement},
         "notes": (f"{len(delivered)}/{len(sent_at)} delivered ({len(replayed)} by replay, {late} after > 1 s), "
-                  f"{stored} stored, target {rate:g}/s"),
+                  f"{stored} stored, target {rate:g}/s; {_placement_note(placement)}"),
     }
 
 

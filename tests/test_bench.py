@@ -199,3 +199,73 @@ def test_cli_knows_every_scenario():
     assert set(runner.SCENARIOS) >= {"hello", "get_user", "get_post", "feed", "public_timeline", "comments",
                                      "create_post", "like_toggle", "login", "mixed", "ws_hold", "ws_chat",
                                      "ws_fanout"}
+
+
+TCP_TABLE = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 1002 1 0 20 4 30 10 -1
+   2: 0100007F:D431 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0 20 4 30 10 -1
+   3: 0100007F:1F90 0100007F:D432 06 00000000:00000000 03:00000000 00000000     0        0 0 3 0
+   4: garbage
+"""
+TCP6_TABLE = """\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:D433 01 00000000:00000000 00:00000000 00000000     0        0 1004 1 0 20 4 30 10 -1
+   1: 00000000000000000000000001000000:1F90 00000000000000000000000001000000:D434 01 00000000:00000000 00:00000000 00000000     0        0 1005 1 0 20 4 30 10 -1
+"""
+
+
+def test_proc_net_tcp_rows_parse():
+    from bench import procs
+
+    rows = procs.parse_tcp_table(TCP_TABLE)
+    assert len(rows) == 4  # the garbage line is skipped
+    assert rows[0] == procs.TcpRow(("127.0.0.1", 8080), ("0.0.0.0", 0), 0x0A, 1001)
+    assert rows[1] == procs.TcpRow(("127.0.0.1", 8080), ("127.0.0.1", 54321), 1, 1002)
+    assert rows[3].state == 6 and rows[3].inode == 0  # TIME_WAIT: no inode
+    six = procs.parse_tcp_table(TCP6_TABLE)
+    assert six[0].local == ("127.0.0.1", 8080) and six[0].remote == ("127.0.0.1", 54323)  # v4-mapped
+    assert six[1].remote == ("::1", 54324) and six[1].inode == 1005
+
+
+def test_connection_owner_is_the_process_holding_the_accepted_socket():
+    import os
+    import socket
+
+    from bench import procs
+
+    rows = procs.parse_tcp_table(TCP_TABLE)
+    # Only the server's end (local port 8080) of an ESTABLISHED row counts; this process holds none.
+    assert procs.connection_owners(8080, [("127.0.0.1", 54321)], [os.getpid()], rows=rows) == {}
+    assert procs.connection_owners(8080, [], [], rows=rows) is None  # no fd table readable: unknown
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                if procs.tcp_rows() is None:
+                    pytest.skip("/proc/net/tcp is not readable here")
+                me = client.getsockname()[:2]
+                assert procs.connection_owners(port, [me, ("127.0.0.1", 1)], [os.getpid()]) == {me: os.getpid()}
+
+
+def test_chat_pairs_are_placed_across_workers():
+    from collections import Counter
+
+    from bench import wsbench
+
+    owner = [7] * 8 + [9] * 2 + [None]
+    pairs = wsbench.cross_pairs(owner, 5)
+    assert len(pairs) == 2 and all(owner[a] != owner[b] for a, b in pairs)  # only two sockets on worker 9
+    assert wsbench._split_shortfall(owner, 5) == 3  # 5 + 2 usable: 3 more needed off worker 7
+    owner += [11, 11, 9]
+    assert wsbench._split_shortfall(owner, 5) == 0
+    pairs = wsbench.cross_pairs(owner, 5)
+    assert len(pairs) == 5 and all(owner[a] != owner[b] and None not in (owner[a], owner[b]) for a, b in pairs)
+    halves = [7] * 50 + [9] * 50
+    senders = Counter(halves[a] for a, _ in wsbench.cross_pairs(halves, 50))
+    assert senders == {7: 25, 9: 25}  # every worker stores messages, not only one
+    flat = [owner[i] for pair in pairs for i in pair]
+    assert wsbench._pairs_split(flat) == 5 and wsbench._count([7, 7, 9, None]) == {"7": 2, "9": 1, "?": 1}

@@ -375,3 +375,20 @@ async def test_openapi_lists_the_websocket_as_101(client):
     op = spec["paths"]["/api/v1/ws"]["get"]
     assert "101" in op["responses"]
     assert "/api/v1/ws/ticket" in spec["paths"]
+
+
+async def test_hello_comes_before_any_transient_event(app, make_user):
+    """A presence or typing event reaching a socket that has not said hello yet is not sent."""
+    from ws.hub import Hub, Socket
+
+    hub = Hub(app)
+    sock = Socket(ws=None, request=None, user_id=7, session_id=1, queue_size=8)
+    hub.users[7] = {sock}
+    channel = "test:user:7"
+    hub.channels[channel] = 7
+    presence = '{"type": "presence", "data": {"user_id": 8, "online": true}}'
+    await hub._on_bus(channel, presence)
+    assert sock.queue.empty()
+    sock.last_seq = 0  # hello sent
+    await hub._on_bus(channel, presence)
+    assert sock.queue.get_nowait() == presence

@@ -268,7 +268,10 @@ class Hub:
             return
         for sock in list(socks):
             if seq is None:
-                self.push(sock, message)
+                # Transient (typing, presence): never before the socket's hello, which API.md
+                # makes the first frame; such events are not replayed, so skipping loses nothing.
+                if sock.last_seq is not None:
+                    self.push(sock, message)
             else:
                 self.offer(sock, int(seq), message)
 
