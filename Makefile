@@ -37,8 +37,10 @@ migrate: install system-deps
 openapi: install
 	$(PY) -m server openapi > openapi.json
 
+# make bench BENCH_ARGS="--scenario hello feed --workers 1 --duration 5" for a shorter run.
+BENCH_ARGS ?=
 bench: install system-deps
-	$(PY) -m bench run
+	$(PY) -m bench run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
