@@ -97,8 +97,8 @@ def _operation(spec: APISpec, path: str, method: str, doc: dict | None) -> dict:
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "integer"} if name.endswith("id") else {"type": "string"}}
               for name in _PARAM.findall(path)]
-    if doc is None:
-        return {"summary": f"{method.upper()} {path}", "parameters": params,
+    if doc is None:  # routes added by libraries (the Swagger UI pages and assets)
+        return {"summary": f"{method.upper()} {path}", "tags": ["operations"], "parameters": params,
                 "responses": {"200": {"description": "OK"}}}
     op: dict[str, Any] = {"summary": doc["summary"], "tags": doc["tags"], "parameters": params}
     if doc["description"]:
