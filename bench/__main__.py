@@ -41,11 +41,12 @@ def cmd_tokens(args) -> None:
     conn = seed.connect(config)
     try:
         data = tokens.mint(config, conn, count=args.tokens, heavy_ids=meta.get("heavy_user_ids", []),
-                           password=meta.get("password", seed.PASSWORD))
+                           password=meta.get("password", seed.PASSWORD), cold_count=args.cold_tokens)
     finally:
         conn.close()
     json_path, lua_path = tokens.write(data, runner.VAR)
-    print(f"{len(data['tokens'])} tokens (+{len(data['heavy_tokens'])} heavy followers) in {json_path} "
+    print(f"{len(data['tokens'])} tokens (+{len(data['heavy_tokens'])} heavy followers, "
+          f"+{len(data['cold_tokens'])} for feed_cold) in {json_path} "
           f"and {lua_path}")
 
 
@@ -57,7 +58,8 @@ def cmd_run(args) -> None:
         scenarios=args.scenario or list(runner.SCENARIOS), workers=args.workers, duration=args.duration,
         connections=args.connections, threads=args.threads, warmup=args.warmup,
         login_connections=args.login_connections, ws_sockets=args.ws_sockets, chat_pairs=args.chat_pairs,
-        chat_rate=args.chat_rate, fanout_receivers=args.fanout_receivers, tokens=args.tokens,
+        chat_rate=args.chat_rate, fanout_receivers=args.fanout_receivers,
+        overload_connections=args.overload_connections, tokens=args.tokens, cold_tokens=args.cold_tokens,
         database=args.database, out_dir=Path(args.out_dir), reseed=args.reseed)
     runner.run(opts)
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--database", default=runner.BENCH_DATABASE,
                        help=f"database to seed and serve from (default {runner.BENCH_DATABASE}; it is wiped)")
         p.add_argument("--tokens", type=int, default=1000, help="sessions to open for the load scripts")
+        p.add_argument("--cold-tokens", type=int, default=4000,
+                       help="sessions of other users, read only by feed_cold (first reads of cold timelines)")
 
     s = sub.add_parser("seed", help="wipe the bench database and fill it with a deterministic dataset")
     s.add_argument("--users", type=int, default=10_000)
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--chat-rate", type=float, default=None,
                    help="messages/s in total (default 300 with one worker, 700 with more)")
     r.add_argument("--fanout-receivers", type=int, default=200)
+    r.add_argument("--overload-connections", type=int, default=1024,
+                   help="wrk connections of the overload phase (capped by the open-files limit)")
     r.add_argument("--out-dir", default=str(runner.RESULTS))
     r.add_argument("--reseed", action="store_true", help="seed the default dataset again first")
     db_opts(r)

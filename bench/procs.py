@@ -9,6 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -301,3 +302,27 @@ def connection_owners(server_port: int, clients: list[tuple[str, int]], pids: li
     if not readable:
         return None
     return {client: owner_of_inode[inode] for client, inode in inode_of.items() if inode in owner_of_inode}
+
+
+class RssPeak:
+    """The highest VmRSS sum of `pids` seen by a background thread sampling every `interval` s."""
+
+    def __init__(self, pids: list[int], interval: float = 0.2):
+        self.pids = list(pids)
+        self.interval = interval
+        self.peak = rss_kib(self.pids)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-peak", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, rss_kib(self.pids))
+
+    def __enter__(self) -> RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.peak = max(self.peak, rss_kib(self.pids))

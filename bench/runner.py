@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench import procs, report, seed, tokens, wrk, wsbench
+from bench import feeds, overload, procs, report, seed, tokens, wrk, wsbench
 from server.config import ROOT, Config, load_config
 from server.localsvc import free_port
 
@@ -24,10 +25,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_DATABASE = "chatter_bench"
 REDIS_PREFIX = "bench:"
 
-HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_heavy", "public_timeline",
-                  "comments", "like_toggle", "create_post", "mixed", "login"]
+HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_heavy", "feed_cold",
+                  "public_timeline", "comments", "like_toggle", "create_post", "mixed", "overload", "login"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
 SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
+SCRIPTS = {"overload": "get_post"}
+NO_RATIO = {"overload"}  # its req/s counts the 503s it sheds: no share of hello  # scenarios driven by another scenario's Lua script
+# Scenarios measured in steady state: the home timelines of these token lists are warmed first.
+WARMED = {"feed": ("tokens",), "feed_heavy": ("heavy_tokens",), "mixed": ("tokens",)}
+
+
+def script_for(name: str) -> str:
+    return SCRIPTS.get(name, name)
 
 
 @dataclass
@@ -43,7 +52,9 @@ class Options:
     chat_pairs: int = 50
     chat_rate: float | None = None  # None: 300/s with one worker, 700/s with more
     fanout_receivers: int = 200
+    overload_connections: int = overload.CONNECTIONS
     tokens: int = 1_000
+    cold_tokens: int = 4_000
     database: str = BENCH_DATABASE
     out_dir: Path = RESULTS
     reseed: bool = False
@@ -126,7 +137,7 @@ def prepare_dataset(config: Config, opts: Options) -> dict:
     conn = seed.connect(config)
     try:
         data = tokens.mint(config, conn, count=opts.tokens, heavy_ids=meta.get("heavy_user_ids", []),
-                           password=meta.get("password", seed.PASSWORD))
+                           password=meta.get("password", seed.PASSWORD), cold_count=opts.cold_tokens)
     finally:
         conn.close()
     tokens.write(data, VAR)
@@ -168,9 +179,9 @@ class Bench:
 
     # -- HTTP (wrk) ------------------------------------------------------------------------
     def _wrk(self, server: procs.Server, script: str, duration: float, connections: int,
-             threads: int | None = None) -> subprocess.Popen:
-        return wrk.run(self.wrk, f"http://{HOST}:{server.port}", script, duration, connections,
-                       threads or self.opts.threads, data_path=VAR / "data.lua")
+             threads: int | None = None, timeout: float = 5.0) -> subprocess.Popen:
+        return wrk.run(self.wrk, f"http://{HOST}:{server.port}", script_for(script), duration, connections,
+                       threads or self.opts.threads, data_path=VAR / "data.lua", timeout=timeout)
 
     def _finish(self, proc: subprocess.Popen, duration: float) -> tuple[str, str, bool]:
         try:
@@ -181,15 +192,35 @@ class Bench:
             out, err = proc.communicate(timeout=10)
             return out, err, False
 
+    def warm(self, server: procs.Server, lists: tuple[str, ...]) -> dict:
+        """Read the first feed page of every token in these lists once (bounded), before a steady-state run."""
+        data = self.data["tokens"]
+        toks = [t["token"] for key in lists for t in data.get(key, [])]
+        if not toks and "heavy_tokens" in lists:  # feed_heavy falls back to the ordinary tokens
+            toks = [t["token"] for t in data.get("tokens", [])]
+        coro = feeds.warm(f"http://{HOST}:{server.port}", toks)
+        try:
+            return asyncio.run(asyncio.wait_for(coro, feeds.WARM_LIMIT + 30))
+        except TimeoutError:  # warm() bounds itself; this is the backstop
+            return feeds.summarize(len(toks), {}, {"TimeoutError": 1}, feeds.WARM_LIMIT + 30)
+
     def http(self, name: str, server: procs.Server, workers: int) -> dict:
+        if name == "overload":
+            return self.overload(server, workers)
         opts = self.opts
         conns = opts.login_connections if name == "login" else opts.connections
         row = _row(name, workers, "http", connections=conns)
         if not self.wrk:
             row["failed"] = "wrk is not installed"
             return row
+        notes = []
+        if name in WARMED:
+            row["warm"] = self.warm(server, WARMED[name])
+            notes.append("steady state: " + feeds.warm_note(row["warm"]))
         if opts.warmup > 0 and name != "login":
             self._finish(self._wrk(server, name, opts.warmup, conns), opts.warmup)
+        gen = feeds.Generation(self.config.redis.url, REDIS_PREFIX) if name == "feed_cold" else None
+        bumped = gen is not None and gen.bump() is not None  # every timeline cold from the first request on
         sampler = self.sampler(server, "children")
         sampler.start()
         proc = self._wrk(server, name, opts.duration, conns)
@@ -205,8 +236,74 @@ class Bench:
         if probe is not None:
             health = wrk.parse(pout)
             row["extra"] = {"healthz_during_login": health}
-            row["notes"] = (f"/healthz during {conns} logins: p99 {health['latency_ms'].get('p99', '?')} ms, "
-                            f"{health['error_total']} errors")
+            notes.append(f"/healthz during {conns} logins: p99 {health['latency_ms'].get('p99', '?')} ms, "
+                         f"{health['error_total']} errors")
+        if gen is not None:
+            data = self.data["tokens"]
+            users = len(data.get("cold_tokens") or data.get("tokens", []))
+            notes.append(feeds.cold_note(bumped, row.get("requests") or 0, users,
+                                         wrk.effective_threads(opts.threads, conns), gen.errors))
+            # Later scenarios see the steady state again (writes fan out to warm timelines only, so the
+            # set of warm timelines matters): a second bump drops the cold users' new timelines, then
+            # the usual ones are warmed again.
+            gen.bump()
+            row["cold"] = {"generations": gen.gens, "users": users, "errors": gen.errors,
+                           "stale_keys_dropped": gen.drop_stale()}
+            gen.close()
+            row["rewarm"] = self.warm(server, ("tokens", "heavy_tokens"))
+            notes.append("afterwards re-" + feeds.warm_note(row["rewarm"]))
+        row["notes"] = "; ".join(notes)
+        if not server.alive():
+            row["failed"] = (row.get("failed") or "") + " server died: " + server.log_tail(3)
+        return row
+
+    def overload(self, server: procs.Server, workers: int) -> dict:
+        """get_post at saturation (c=--connections), then far past it (c=--overload-connections, short
+        client timeout); statuses, latency and the server's RSS before / at peak / after."""
+        opts = self.opts
+        fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        over_conns = overload.fit_connections(opts.overload_connections, fd_limit)
+        row = _row("overload", workers, "http", connections=over_conns)
+        if not self.wrk:
+            row["failed"] = "wrk is not installed"
+            return row
+        pids = server.pids()
+        if opts.warmup > 0:
+            self._finish(self._wrk(server, "overload", opts.warmup, opts.connections), opts.warmup)
+        time.sleep(1.0)
+        rss = {"before": procs.rss_kib(pids)}
+        phases = {}
+        for phase, conns, timeout in (("saturation", opts.connections, 5.0),
+                                      ("overload", over_conns, overload.TIMEOUT)):
+            sampler = self.sampler(server, "children")
+            sampler.start()
+            with procs.RssPeak(pids) as peak:
+                out, err, finished = self._finish(self._wrk(server, "overload", opts.duration, conns,
+                                                            timeout=timeout), opts.duration)
+            parsed = wrk.parse(out)
+            parsed.update(connections=conns, cpu=sampler.stop(), rss_peak_kib=peak.peak)
+            if not finished or "BENCH_JSON" not in out:
+                parsed["failed"] = (f"{phase}: wrk did not finish" if not finished else
+                                    f"{phase}: wrk failed: " + (err.strip().splitlines() or ["no output"])[-1][:200])
+            phases[phase] = parsed
+            time.sleep(0.5)
+        rss["peak"] = max(p["rss_peak_kib"] for p in phases.values())
+        time.sleep(4.5)  # 5 s after the load stopped
+        rss["after5"] = procs.rss_kib(pids)
+        time.sleep(5.0)  # an idle moment more: the collector and the allocator get to give memory back
+        rss["after"] = procs.rss_kib(pids)
+        sat, over = phases["saturation"], phases["overload"]
+        row.update({k: over[k] for k in ("requests", "duration_s", "rps", "latency_ms", "errors", "statuses",
+                                         "error_total") if k in over})
+        row["cpu"] = over["cpu"]
+        decision = overload.verdict(sat, over, rss)
+        row["extra"] = {"saturation": sat, "overload": {k: v for k, v in over.items() if k != "cpu"},
+                        "rss_kib": rss, "fd_limit": fd_limit, "verdict": decision}
+        row["verdict"] = decision["pass"]
+        row["notes"] = overload.notes(sat, over, rss, opts.connections, over_conns, decision)
+        failed = [p["failed"] for p in phases.values() if p.get("failed")]
+        if failed:
+            row["failed"] = "; ".join(failed) + " — " + row["notes"]
         if not server.alive():
             row["failed"] = (row.get("failed") or "") + " server died: " + server.log_tail(3)
         return row
@@ -324,7 +421,8 @@ def add_ratios(rows: list[dict]) -> None:
     hello = {r["workers"]: r.get("rps") for r in rows if r["scenario"] == "hello" and not r.get("failed")}
     for r in rows:
         base = hello.get(r["workers"])
-        r["ratio"] = round(r["rps"] / base, 4) if base and r.get("rps") is not None and r["kind"] == "http" else None
+        shares = r["kind"] == "http" and r["scenario"] not in NO_RATIO
+        r["ratio"] = round(r["rps"] / base, 4) if base and r.get("rps") is not None and shares else None
 
 
 def run(opts: Options) -> Path:
@@ -358,7 +456,8 @@ def run(opts: Options) -> Path:
                    "warmup": opts.warmup, "login_connections": opts.login_connections,
                    "workers": opts.workers, "scenarios": opts.scenarios, "ws_sockets": opts.ws_sockets,
                    "chat_pairs": opts.chat_pairs, "chat_rate": opts.chat_rate,
-                   "fanout_receivers": opts.fanout_receivers, "database": config.db.name},
+                   "fanout_receivers": opts.fanout_receivers,
+                   "overload_connections": opts.overload_connections, "database": config.db.name},
         "dataset": data["meta"],
         "results": rows,
         "problems": bench.problems,

@@ -38,16 +38,21 @@ def script_path(name: str) -> Path:
     return LUA_DIR / f"{name}.lua"
 
 
+def effective_threads(threads: int, connections: int) -> int:
+    """wrk needs at least one connection per thread."""
+    return max(1, min(threads, connections))
+
+
 def command(wrk: str, url: str, script: str, duration: float, connections: int, threads: int = 2,
             timeout: float = 5.0) -> list[str]:
-    return [wrk, f"-t{max(1, min(threads, connections))}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+    return [wrk, f"-t{effective_threads(threads, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s",
             f"--timeout={max(1, round(timeout))}s", "-s", str(script_path(script)), url]
 
 
 def run(wrk: str, url: str, script: str, duration: float, connections: int, threads: int = 2,
         data_path: Path | None = None, timeout: float = 5.0) -> subprocess.Popen:
     """Start wrk (the caller waits, bounded); stdout/stderr are pipes."""
-    env = dict(os.environ, BENCH_LUA_DIR=str(LUA_DIR))
+    env = dict(os.environ, BENCH_LUA_DIR=str(LUA_DIR), BENCH_THREADS=str(effective_threads(threads, connections)))
     if data_path is not None:
         env["BENCH_DATA"] = str(data_path)
     return subprocess.Popen(command(wrk, url, script, duration, connections, threads, timeout), env=env,

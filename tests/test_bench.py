@@ -65,10 +65,13 @@ async def test_seeded_users_log_in_and_minted_tokens_are_accepted(client, config
     seed.seed(config, SMALL, progress=seed.Progress(stream=io.StringIO()))
     conn = seed.connect(config)
     try:
-        data = tokens.mint(config, conn, count=5, password=SMALL.password)
+        data = tokens.mint(config, conn, count=5, password=SMALL.password, cold_count=10)
     finally:
         conn.close()
     assert len(data["tokens"]) == 5 and data["users"] == (1, 50) and data["posts"] == (1, 150)
+    cold = {t["user_id"] for t in data["cold_tokens"]}
+    assert len(cold) == 10 and not cold & {t["user_id"] for t in data["tokens"]}  # feed_cold's users only
+    assert "cold_tokens = {" in tokens.to_lua(data)
     assert len(data["logins"]) == 5
 
     resp = await client.post("/api/v1/auth/login", json={"login": data["logins"][0], "password": SMALL.password})
@@ -96,7 +99,7 @@ def test_progress_bar_only_on_a_terminal():
 def test_every_http_scenario_has_a_lua_script_that_uses_the_common_helpers():
     assert (wrk.LUA_DIR / "common.lua").exists()
     for name in runner.HTTP_SCENARIOS + ["healthz"]:
-        text = wrk.script_path(name).read_text()
+        text = wrk.script_path(runner.script_for(name)).read_text()
         assert 'dofile(dir .. "/common.lua")' in text, name
         assert "function request()" in text, name
     common = (wrk.LUA_DIR / "common.lua").read_text()
@@ -198,7 +201,9 @@ def test_cli_knows_every_scenario():
         main(["run", "--scenario", "no_such_scenario"])
     assert set(runner.SCENARIOS) >= {"hello", "get_user", "get_post", "feed", "public_timeline", "comments",
                                      "create_post", "like_toggle", "login", "mixed", "ws_hold", "ws_chat",
-                                     "ws_fanout"}
+                                     "ws_fanout", "overload", "feed_cold"}
+    order = runner.HTTP_SCENARIOS
+    assert order.index("mixed") < order.index("overload") < order.index("login")
 
 
 TCP_TABLE = """\
@@ -269,3 +274,141 @@ def test_chat_pairs_are_placed_across_workers():
     assert senders == {7: 25, 9: 25}  # every worker stores messages, not only one
     flat = [owner[i] for pair in pairs for i in pair]
     assert wsbench._pairs_split(flat) == 5 and wsbench._count([7, 7, 9, None]) == {"7": 2, "9": 1, "?": 1}
+
+
+# -- overload: status split, verdict, notes ---------------------------------------------------------
+
+def _phase(statuses, rps=1000.0, timeout=0, requests=None, p99=40.0, seconds=5.0):
+    requests = sum(statuses.values()) if requests is None else requests
+    return {"statuses": {str(k): v for k, v in statuses.items()}, "rps": rps, "requests": requests,
+            "duration_s": seconds, "latency_ms": {"p50": 5.0, "p99": p99},
+            "errors": {"connect": 0, "read": 0, "write": 0, "timeout": timeout}}
+
+
+MIB = 1024
+
+
+def test_overload_statuses_keep_503_apart_from_other_5xx():
+    from bench import overload
+
+    split = overload.split_statuses({"200": 10, "201": 2, "404": 3, "503": 7, "500": 1, "502": 2, "302": 1})
+    assert split == {"2xx": 12, "3xx": 1, "4xx": 3, "503": 7, "5xx_other": 3, "other": 0}
+    assert overload.split_statuses({}) == {"2xx": 0, "3xx": 0, "4xx": 0, "503": 0, "5xx_other": 0, "other": 0}
+
+
+def test_overload_connections_fit_the_open_files_limit():
+    from bench import overload
+
+    assert overload.fit_connections(1024, 20000) == 1024
+    assert overload.fit_connections(1024, 1024) == 768  # room left for the server's own descriptors
+    assert overload.fit_connections(1024, 100) == 1
+
+
+def test_memory_returns_to_baseline_within_a_stated_slack():
+    from bench import overload
+
+    assert overload.memory_returned(80 * MIB, 80 * MIB)
+    assert overload.memory_returned(100 * MIB, 100 * MIB + 26 * MIB)  # 10 % + 16 MiB
+    assert not overload.memory_returned(100 * MIB, 100 * MIB + 27 * MIB)
+
+
+def test_overload_passes_when_it_sheds_with_fast_503s_and_memory_comes_back():
+    from bench import overload
+
+    sat = _phase({200: 5000})
+    over = _phase({200: 4000, 503: 6000}, p99=180.0)
+    rss = {"before": 80 * MIB, "peak": 120 * MIB, "after5": 86 * MIB, "after": 85 * MIB}
+    decision = overload.verdict(sat, over, rss)
+    assert decision["pass"] is True and decision["reasons"] == []
+    assert all(decision["checks"].values())
+    text = overload.notes(sat, over, rss, 64, 1024, decision)
+    assert "c=64: 1,000 req/s, 0 5xx" in text and "c=1024" in text
+    assert "503×6,000 (shed 60%)" in text and "other 5xx 0" in text and "2xx 800/s (80% of c=64)" in text
+    assert "p99 180 ms" in text and "p99 40.0 ms" in text
+    assert "RSS 80→120→86→85 MiB" in text and "+5 MiB kept (allowed 24)" in text and text.endswith("→ PASS")
+
+
+@pytest.mark.parametrize(("sat", "over", "after", "reason"), [
+    ({200: 99, 503: 1}, {200: 10, 503: 10}, 80, "5xx at saturation"),
+    ({200: 100}, {200: 10, 503: 10, 500: 2}, 80, "other than 503"),
+    ({200: 100}, {200: 10, 503: 10}, 200, "RSS 200 MiB after vs 80 MiB before"),
+])
+def test_overload_fails_on_5xx_below_saturation_other_5xx_or_memory_kept(sat, over, after, reason):
+    from bench import overload
+
+    rss = {"before": 80 * MIB, "peak": 250 * MIB, "after5": after * MIB, "after": after * MIB}
+    decision = overload.verdict(_phase(sat), _phase(over), rss)
+    assert decision["pass"] is False
+    assert any(reason in r for r in decision["reasons"]), decision["reasons"]
+    assert "→ FAIL" in overload.notes(_phase(sat), _phase(over), rss, 64, 1024, decision)
+
+
+def test_overload_that_only_queues_fails_and_one_that_never_sheds_proves_nothing():
+    from bench import overload
+
+    rss = {"before": 80 * MIB, "peak": 90 * MIB, "after5": 80 * MIB, "after": 80 * MIB}
+    queued = overload.verdict(_phase({200: 100}), _phase({200: 1000}, timeout=300, p99=1990.0), rss)
+    assert queued["pass"] is False and not queued["checks"]["bounded_latency"]
+    assert any("queued" in r for r in queued["reasons"])
+    absorbed = overload.verdict(_phase({200: 100}), _phase({200: 1000}), rss)
+    assert absorbed["pass"] is None and "did not overload" in absorbed["reasons"][-1]
+    assert "INCONCLUSIVE" in overload.notes(_phase({200: 100}), _phase({200: 1000}), rss, 64, 1024, absorbed)
+    unmeasured = overload.verdict(_phase({200: 100}), _phase({200: 10, 503: 5}), {"before": 0})
+    assert unmeasured["pass"] is False and "server RSS not measured" in unmeasured["reasons"]
+
+
+# -- feeds: steady state versus cold -----------------------------------------------------------------
+
+def test_feed_cold_reads_are_first_reads_until_the_walk_wraps():
+    from bench import feeds
+
+    assert feeds.all_reads_cold(requests=4000, users=4000)
+    assert not feeds.all_reads_cold(requests=4001, users=4000)
+    assert not feeds.all_reads_cold(requests=0, users=0)
+    assert feeds.gen_key("bench:") == "bench:tl:gen"
+    assert feeds.stale_generations([4, 5]) == [3, 4]  # before the first bump, and the cold run's own
+    assert feeds.stale_generations([1, 2]) == [0, 1]
+    assert feeds.stale_generations([]) == []
+    note = feeds.cold_note(True, 500, 4000, 2, [])
+    assert "bumped at the start" in note and note.endswith("all 500 reads were first reads")
+    assert "the walk wrapped, 1,000 of 5,000 reads may have been warm" in feeds.cold_note(True, 5000, 4000, 2, [])
+    assert feeds.cold_note(False, 500, 4000, 2, ["ConnectionError: refused"]).startswith("NOT cold")
+
+
+def test_warm_up_summary_counts_every_failure():
+    from bench import feeds
+
+    ok = feeds.summarize(3, {"200": 3}, {}, 1.234)
+    assert ok == {"users": 3, "answered": 3, "ok": 3, "failures": {}, "unanswered": 0, "seconds": 1.23,
+                  "complete": True}
+    assert feeds.warm_note(ok) == "warmed 3 timelines in 1.2 s, 0 errors"
+    bad = feeds.summarize(1000, {"200": 700, "503": 20}, {"ClientConnectorError": 5}, 60.0)
+    assert bad["unanswered"] == 280 and not bad["complete"]
+    note = feeds.warm_note(bad)
+    assert note.startswith("warm-up INCOMPLETE: 700/1,000") and "503×20" in note and "ClientConnectorError×5" in note
+
+
+def test_feed_cold_script_walks_each_threads_share_of_the_tokens():
+    text = wrk.script_path("feed_cold").read_text()
+    assert "BENCH_THREADS" in text and "n * nthreads + (tid or 1) - 1" in text and "D.cold_tokens" in text
+    assert wrk.effective_threads(2, 64) == 2 and wrk.effective_threads(4, 1) == 1
+    assert runner.script_for("overload") == "get_post" and runner.script_for("feed") == "feed"
+    assert set(runner.WARMED) >= {"feed", "feed_heavy"} and "feed_cold" not in runner.WARMED
+
+
+async def test_warm_up_reads_every_users_feed_once_and_counts_refusals(client, make_user):
+    from bench import feeds
+
+    alice, bob = await make_user(), await make_user()
+    base = str(client.make_url("")).rstrip("/")
+    summary = await feeds.warm(base, [alice.access_token, bob.access_token, "not-a-token"], concurrency=2)
+    assert summary["users"] == 3 and summary["ok"] == 2 and summary["answered"] == 3
+    assert summary["failures"] == {"401": 1} and not summary["complete"]
+
+
+def test_overload_row_has_no_share_of_hello():
+    rows = [{"scenario": "hello", "workers": 1, "kind": "http", "rps": 1000.0},
+            {"scenario": "overload", "workers": 1, "kind": "http", "rps": 3000.0},
+            {"scenario": "feed_cold", "workers": 1, "kind": "http", "rps": 50.0}]
+    runner.add_ratios(rows)
+    assert rows[1]["ratio"] is None and rows[2]["ratio"] == 0.05
