@@ -21,8 +21,13 @@ RUN useradd --create-home --uid 10001 chatter \
 WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+# The code runs from /app (not from the installed wheel): config.yaml and sql/ are found beside
+# the server package, and `python -m server` in WORKDIR imports /app/server first.
 COPY config.yaml ./
 COPY sql ./sql
+COPY server ./server
+COPY handlers ./handlers
+COPY ws ./ws
 USER 10001
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

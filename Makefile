@@ -20,8 +20,10 @@ install: $(STAMP)
 system-deps:
 	@bash tools/system-deps.sh
 
+# make run WORKERS=2: several worker processes (gunicorn + the Redis event bus).
+WORKERS ?=
 run: install system-deps
-	$(PY) -m server run
+	$(PY) -m server run $(if $(WORKERS),--workers $(WORKERS))
 
 test: install system-deps
 	$(PY) -m pytest
