@@ -24,7 +24,7 @@ def _config(args, overrides=None):
         sys.exit(2)
 
 
-def _local_services(args, config):
+def _local_services(args, config, overrides=None):
     """Point the config (and child processes, via the environment) at reachable services."""
     if args.no_local_services:
         return config
@@ -38,7 +38,7 @@ def _local_services(args, config):
     if started:
         os.environ["CHATTER_DATABASE__URL"] = db_url
         os.environ["CHATTER_REDIS__URL"] = redis_url
-        config = _config(args)
+        config = _config(args, overrides)
     return config
 
 
@@ -60,7 +60,7 @@ def cmd_run(args) -> None:
         overrides.setdefault("server", {})["workers"] = args.workers
         if args.workers > 1:
             overrides.setdefault("bus", {})["backend"] = "redis"
-    config = _local_services(args, _config(args, overrides))
+    config = _local_services(args, _config(args, overrides), overrides)
     setup_logging(config.log.level, config.log.json)
     from server.migrate import migrate
 

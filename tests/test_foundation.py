@@ -395,3 +395,50 @@ def test_public_url_defaults_to_the_listening_address(tmp_path):
     assert cfg.http.public_url == "http://127.0.0.1:80"
     cfg = load_config(environ={"CHATTER_HTTP__PUBLIC_URL": "https://chatter.example"}, secret_dir=tmp_path)
     assert cfg.http.public_url == "https://chatter.example"
+
+
+def test_run_starts_private_services_and_keeps_cli_flags(tmp_path):
+    """`python -m server run` with unreachable services starts private ones and still honours --port."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    from server.localsvc import free_port
+
+    port = free_port()
+    env = {**os.environ, "CHATTER_DATABASE__URL": f"mysql://root:@127.0.0.1:{free_port()}/chatter",
+           "CHATTER_REDIS__URL": f"redis://127.0.0.1:{free_port()}/0", "CHATTER_AUTH__SECRET": "r" * 40,
+           "CHATTER_MEDIA__DIR": str(tmp_path / "media")}
+    root = tmp_path / "checkout"
+    root.mkdir()
+    # A checkout of our own so the private services live under its var/, not the repository's.
+    import shutil
+
+    from server.config import ROOT
+    for name in ("server", "handlers", "ws", "sql"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "config.yaml", root / "config.yaml")
+    proc = subprocess.Popen([sys.executable, "-m", "server", "run", "--port", str(port)], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        body = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+                    body = resp.read()
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, proc.stderr.read() if proc.poll() is not None else "not ready in 90 s"
+        assert b'"redis":"ok"' in body
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stderr.close()
+    # The private servers went with it.
+    for svc in ("mariadb", "redis"):
+        port_file = root / "var" / svc / "port"
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", int(port_file.read_text()))) != 0, svc
