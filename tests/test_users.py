@@ -158,3 +158,15 @@ async def test_profile_text_round_trips_exactly_for_any_viewer(client, make_user
     assert seen_by_bob["following"] is True and seen_by_bob["followed_by"] is False
     found = await (await client.get("/api/v1/users", params={"q": "Zoë"}, headers=bob.headers)).json()
     assert [u["full_name"] for u in found["items"]] == [profile["full_name"]]
+
+
+async def test_user_times_are_iso_milliseconds_of_the_stored_values(client, make_user):
+    from server.keys import DB
+    from server.responses import iso
+
+    alice = await make_user("alice")
+    await client.patch("/api/v1/users/me", json={"bio": "edited"}, headers=alice.headers)
+    body = await (await client.get(f"/api/v1/users/{alice.id}")).json()
+    row = await client.app[DB].fetchone("SELECT created_at, updated_at FROM users WHERE id = %s", (alice.id,))
+    assert body["created_at"] == iso(row["created_at"]) and body["updated_at"] == iso(row["updated_at"])
+    assert body["join_date"] == row["created_at"].date().isoformat()

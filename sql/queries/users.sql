@@ -57,12 +57,12 @@ LIMIT %(limit)s
 SELECT u.id, JSON_MERGE_PATCH(
   JSON_OBJECT(
     'id', u.id, 'username', u.username, 'full_name', u.full_name, 'bio', u.bio, 'location', u.location,
-    'profile_pic', CONCAT(%(media_base)s, m.storage_key),
-    'join_date', DATE_FORMAT(u.created_at, '%%Y-%%m-%%d'),
+    'profile_pic', CONCAT(%(media_base)s, CONVERT(m.storage_key USING utf8mb4)),
+    'join_date', CAST(DATE(u.created_at) AS CHAR),
     'followers_count', u.followers_count, 'following_count', u.following_count,
     'posts_count', u.posts_count,
-    'created_at', CONCAT(LEFT(DATE_FORMAT(u.created_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z'),
-    'updated_at', CONCAT(LEFT(DATE_FORMAT(u.updated_at, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f'), 23), 'Z')),
+    'created_at', CONCAT(REPLACE(CAST(u.created_at AS CHAR), ' ', 'T'), 'Z'),
+    'updated_at', CONCAT(REPLACE(CAST(u.updated_at AS CHAR), ' ', 'T'), 'Z')),
   IF(%(viewer_id)s IS NULL, '{}', JSON_OBJECT(
     -- IS TRUE: a bare EXISTS makes MariaDB 10.11 type the whole document binary (mangling non-ASCII).
     'following', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) IS TRUE,
