@@ -14,6 +14,7 @@ import handlers
 from server.auth import check_secret
 from server.config import Config, load_config
 from server.db import Database
+from server.housekeeping import housekeeping_ctx
 from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
 from server.metrics import Metrics
 from server.middlewares import auth_middleware, on_prepare, pipeline_middleware
@@ -35,7 +36,7 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app.middlewares.extend([pipeline_middleware(config, app[METRICS]), auth_middleware])
     app[SERVICES] = {}
     app.on_response_prepare.append(on_prepare)
-    app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus)])
+    app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus), housekeeping_ctx])
     handlers.setup(app)
     _setup_cors(app, config)
     return app

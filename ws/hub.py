@@ -37,7 +37,6 @@ CLOSE_TIMEOUT = 2.0
 # Bad frames tolerated per window before the socket is closed with 1008.
 MAX_ERRORS, ERROR_WINDOW = 10, 60.0
 PRESENCE_PEERS = 100
-PRUNE_EVERY = 600.0
 
 FrameHandler = Callable[["Socket", str, dict[str, Any]], Awaitable[None]]
 
@@ -96,7 +95,6 @@ class Hub:
     async def start(self) -> None:
         self.app[BUS].on_reconnect(self._bus_reconnected)
         self._spawn(self._presence_refresher())
-        self._spawn(self._pruner())
 
     async def shutdown(self) -> None:
         """Close every socket with 1001 (server shutting down)."""
@@ -408,15 +406,6 @@ class Hub:
                     await self._mark(*self.users)
                 except Exception as exc:
                     log.info("presence refresh failed: %s", exc)
-
-    async def _pruner(self) -> None:
-        while True:
-            await asyncio.sleep(PRUNE_EVERY)
-            try:
-                await events.prune_expired(self.app)
-            except Exception as exc:
-                log.info("pruning expired events failed: %s", exc)
-
 
 def _window_hit(stamps: deque[float], limit: int, window: float) -> bool:
     """Sliding-window count: record a hit; False when it is over the limit."""
