@@ -19,7 +19,7 @@ from handlers.posts import (
 from server.auth import require_user, viewer_id
 from server.db import Conn
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.feed import comment_docs, comment_page, load_comments
+from server.feed import comment_docs, comment_page
 from server.idempotency import idempotent
 from server.keys import DB
 from server.notify import notify, retract
@@ -141,13 +141,6 @@ async def like_comment(app: web.Application, user_id: int, comment_id: int) -> d
 async def unlike_comment(app: web.Application, user_id: int, comment_id: int) -> dict[str, Any]:
     """Unlike a comment (idempotent) → {liked: False, likes_count}."""
     return await _comment_like(app, user_id, comment_id, on=False)
-
-
-async def get_comment(app: web.Application, comment_id: int, viewer: int | None) -> dict[str, Any]:
-    found = await load_comments(app, [comment_id], viewer)
-    if not found:
-        raise NotFound("No such comment.")
-    return found[0]
 
 
 async def comment_doc(app: web.Application, comment_id: int, viewer: int | None) -> str:

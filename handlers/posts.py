@@ -13,7 +13,7 @@ from server import timeline as home_timelines
 from server.auth import require_user, viewer_id
 from server.db import Conn
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.feed import home_page, load_posts, post_docs, post_page
+from server.feed import home_page, post_docs, post_page
 from server.idempotency import idempotent
 from server.keys import DB
 from server.notify import notify, retract
@@ -193,13 +193,6 @@ async def like_post(app: web.Application, user_id: int, post_id: int) -> dict[st
 async def unlike_post(app: web.Application, user_id: int, post_id: int) -> dict[str, Any]:
     """Unlike (idempotent) → {liked: False, likes_count}."""
     return await _post_like(app, user_id, post_id, on=False)
-
-
-async def get_post(app: web.Application, post_id: int, viewer: int | None) -> dict[str, Any]:
-    posts = await load_posts(app, [post_id], viewer)
-    if not posts:
-        raise NotFound("No such post.")
-    return posts[0]
 
 
 async def post_doc(app: web.Application, post_id: int, viewer: int | None) -> str:

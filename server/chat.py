@@ -7,12 +7,12 @@ from typing import Any
 import pymysql
 from aiohttp import web
 
+from server import present
 from server.db import Conn, error_code
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.keys import DB
 from server.notify import create as create_notification
 from server.notify import notify, now_ms
-from server.present import media_url
 from server.queries import QUERIES as Q
 from server.responses import iso
 from ws.events import Event, emit, emit_many, run_and_publish
@@ -25,15 +25,10 @@ MEDIA_TYPES = {"image": ("image", "gif"), "video": ("video",)}
 # --- API objects ----------------------------------------------------------------------------
 
 def media_of(app: web.Application, row: dict[str, Any]) -> dict[str, Any] | None:
-    """The attached Media of a row joined with `md_*` columns (see sql/queries/messages.sql)."""
+    """The attached Media of a row joined with the media columns prefixed `md_` (messages.sql)."""
     if row.get("md_id") is None:
         return None
-    return {
-        "id": row["md_id"], "type": row["md_type"], "url": media_url(app, row["md_key"]),
-        "thumbnail_url": media_url(app, row["md_thumb"]), "width": row["md_width"],
-        "height": row["md_height"], "duration": row["md_duration"], "size": row["md_size"],
-        "content_type": row["md_content_type"], "created_at": iso(row["md_created_at"]),
-    }
+    return present.media(app, {k[3:]: v for k, v in row.items() if k.startswith("md_")})
 
 
 def message(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:

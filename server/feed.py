@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from server.db import Conn
@@ -37,18 +36,6 @@ async def comment_docs(app: web.Application, ids: Sequence[int], viewer_id: int 
                        conn: Conn | None = None) -> list[str]:
     """Comment JSON documents for ids, in the order given (missing ones left out)."""
     return await _docs(app, Q.feed.comment_docs, ids, viewer_id, conn)
-
-
-async def load_posts(app: web.Application, ids: Sequence[int], viewer_id: int | None,
-                     conn: Conn | None = None) -> list[dict[str, Any]]:
-    """Posts for ids as dicts, in the order given (missing ones left out)."""
-    return [orjson.loads(d) for d in await post_docs(app, ids, viewer_id, conn)]
-
-
-async def load_comments(app: web.Application, ids: Sequence[int], viewer_id: int | None,
-                        conn: Conn | None = None) -> list[dict[str, Any]]:
-    """Comments for ids as dicts, in the order given (missing ones left out)."""
-    return [orjson.loads(d) for d in await comment_docs(app, ids, viewer_id, conn)]
 
 
 async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: int | None,

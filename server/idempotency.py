@@ -106,8 +106,3 @@ async def _existing(db, ident: dict, request_hash: bytes) -> web.Response | None
             raise Conflict(f"A request with this {HEADER} is in progress; retry shortly.")
         await asyncio.sleep(POLL_SECONDS)
         waited += POLL_SECONDS
-
-
-async def purge_expired(app: web.Application, batch: int = 1000) -> int:
-    """Delete records past their 24 hours; returns how many went."""
-    return await app[DB].execute(Q.idempotency.purge, {"limit": batch})

@@ -1,20 +1,5 @@
 -- Per-participant conversation state (one row per side), kept in the message's transaction.
 
--- name: touch_sender!
-INSERT INTO conversations (user_id, peer_id, last_message_id)
-VALUES (%(user_id)s, %(peer_id)s, %(message_id)s)
-ON DUPLICATE KEY UPDATE last_message_id = GREATEST(last_message_id, VALUES(last_message_id)),
-                        updated_at = UTC_TIMESTAMP(3)
-
--- name: touch_recipient!
--- A new message from the peer is unread unless already past last_read_id.
-INSERT INTO conversations (user_id, peer_id, last_message_id, unread_count)
-VALUES (%(user_id)s, %(peer_id)s, %(message_id)s, 1)
-ON DUPLICATE KEY UPDATE
-  unread_count = unread_count + IF(VALUES(last_message_id) > last_read_id, 1, 0),
-  last_message_id = GREATEST(last_message_id, VALUES(last_message_id)),
-  updated_at = UTC_TIMESTAMP(3)
-
 -- name: touch_pair!
 -- Both sides of a new message in one statement, lower user id first (a deterministic lock order).
 -- *_unread is 1 on the recipient's row: unread unless already past its last_read_id.
@@ -57,7 +42,7 @@ WHERE (user_id = %(a)s AND peer_id = %(b)s) OR (user_id = %(b)s AND peer_id = %(
 -- ix_conversations_recent: most recent first, keyset on last_message_id.
 SELECT c.peer_id, c.last_message_id, c.last_read_id, c.unread_count,
        u.username AS peer_username, u.full_name AS peer_full_name, av.storage_key AS peer_avatar_key,
-       m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+       m.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM conversations c

@@ -1,10 +1,5 @@
 -- Per-user event stream: seq assignment and the durable replay log.
 
--- name: next_seq!
--- LAST_INSERT_ID(expr) makes the new value this connection's lastrowid: one round trip.
-INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(1))
-ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + 1)
-
 -- name: reserve_seqs!
 -- The user's next n seqs; the last of them becomes this connection's lastrowid (one round trip).
 INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(%(n)s))

@@ -33,9 +33,3 @@ JOIN users u ON u.id = l.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE l.post_id = %(post_id)s AND l.id {cmp} %(cursor)s
 ORDER BY l.id {dir} LIMIT %(limit)s
-
--- name: viewer_liked_posts
-SELECT post_id AS id FROM post_likes WHERE user_id = %(viewer_id)s AND post_id IN %(ids)s
-
--- name: viewer_liked_comments
-SELECT comment_id AS id FROM comment_likes WHERE user_id = %(viewer_id)s AND comment_id IN %(ids)s

@@ -2,7 +2,7 @@
 -- their attachment as md_* columns (server/chat.py media_of).
 
 -- name: by_id^
-SELECT m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+SELECT m.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM messages m
@@ -15,13 +15,9 @@ SELECT id, sender_id, recipient_id, message_type FROM messages WHERE id = %(id)s
 -- name: lock^
 SELECT id, sender_id, recipient_id, message_type FROM messages WHERE id = %(id)s FOR UPDATE
 
--- name: by_client$
--- uq_messages_client
-SELECT id FROM messages WHERE sender_id = %(sender_id)s AND client_id = %(client_id)s
-
 -- name: by_client_full^
 -- uq_messages_client: the stored message of a retried send, as by_id.
-SELECT m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+SELECT m.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM messages m
@@ -30,7 +26,7 @@ WHERE m.sender_id = %(sender_id)s AND m.client_id = %(client_id)s
 
 -- name: media_row^
 -- An attachment as the md_* columns of by_id.
-SELECT md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+SELECT md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM media md
@@ -57,7 +53,7 @@ WHERE id = %(media_id)s AND user_id = %(user_id)s AND purpose = 'upload' AND med
 
 -- name: history
 -- ix_messages_pair: one conversation is one index range whichever way messages went.
-SELECT m.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+SELECT m.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM messages m
@@ -88,7 +84,7 @@ VALUES (%(message_id)s, %(author_id)s, %(response_type)s, %(content)s)
 UPDATE messages SET responses_count = responses_count + 1 WHERE id = %(id)s
 
 -- name: response_by_id^
-SELECT r.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+SELECT r.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM message_responses r
@@ -97,7 +93,7 @@ WHERE r.id = %(id)s
 
 -- name: responses
 -- ix_message_responses_message
-SELECT r.*, md.id AS md_id, md.media_type AS md_type, md.storage_key AS md_key, md.thumb_key AS md_thumb,
+SELECT r.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at
 FROM message_responses r
