@@ -9,7 +9,7 @@ import pymysql
 from aiohttp import web
 from marshmallow import Schema, fields, validate
 
-from server import browser_session, present
+from server import present
 from server.auth import (
     create_session,
     hash_token,
@@ -21,14 +21,15 @@ from server.auth import (
 )
 from server.db import Conn, error_code
 from server.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from server.http import browser_session
+from server.http.openapi import docs
+from server.http.ratelimit import RateLimiter
+from server.http.responses import json_response, load_body
+from server.http.schemas import Email, Password, Strict, TokenPairSchema, Username, UserSchema
 from server.keys import CONFIG, DB, PRINCIPAL, REDIS, SERVICES
 from server.mailer import Mailer, create_mailer
-from server.openapi import docs
 from server.passwords import hash_password, verify_password
 from server.queries import QUERIES as Q
-from server.ratelimit import RateLimiter
-from server.responses import json_response, load_body
-from server.schemas import Email, Password, Strict, TokenPairSchema, Username, UserSchema
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -10,12 +10,12 @@ from handlers.media import UploadSchema, delete_unused_files, store
 from server import present
 from server.auth import require_user
 from server.db import Conn
-from server.intake import read_upload
+from server.http.openapi import docs
+from server.http.responses import json_response
+from server.http.schemas import UserSchema
 from server.keys import DB
-from server.openapi import docs
+from server.media.intake import read_upload
 from server.queries import QUERIES as Q
-from server.responses import json_response
-from server.schemas import UserSchema
 
 routes = web.RouteTableDef()
 TAGS = ["users"]

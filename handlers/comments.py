@@ -17,18 +17,18 @@ from handlers.posts import (
     remove_files,
 )
 from server.auth import require_user, viewer_id
-from server.db import Conn
+from server.db import Tx
+from server.documents import comment_docs, comment_page
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.feed import comment_docs, comment_page
-from server.idempotency import idempotent
+from server.events import run_and_publish
+from server.http.idempotency import idempotent
+from server.http.openapi import docs
+from server.http.pagination import page_params
+from server.http.responses import json_response, load_body, raw_json, raw_page
+from server.http.schemas import MediaSchema, Strict, UserSummarySchema
 from server.keys import DB
 from server.notify import notify, retract
-from server.openapi import docs
-from server.pagination import page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body, raw_json, raw_page
-from server.schemas import MediaSchema, Strict, UserSummarySchema
-from ws.events import Event, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["comments"]
@@ -63,7 +63,7 @@ class CommentSchema(Schema):
 async def create_comment(app: web.Application, user_id: int, post_id: int, content: str,
                          media_ids: Sequence[int] = ()) -> int:
     """Comment on a post (comments_count + 1; the post's author is notified) → the comment id."""
-    async def fn(conn: Conn, events: list[Event]) -> int:
+    async def fn(conn: Tx) -> int:
         post = await conn.fetchone(Q.posts.lock, {"id": post_id})
         if post is None:
             raise NotFound("No such post.")
@@ -71,8 +71,8 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
                                                            "content": content})
         await conn.execute(Q.comments.bump_post, {"post_id": post_id, "delta": 1})
         await attach_media(conn, user_id, media_ids, comment_id=comment_id)
-        events.extend(await notify(conn, app, user_id=post["user_id"], type="comment", actor_id=user_id,
-                                   post_id=post_id, comment_id=comment_id))
+        await notify(conn, app, user_id=post["user_id"], type="comment", actor_id=user_id,
+                                   post_id=post_id, comment_id=comment_id)
         return comment_id
 
     return await run_and_publish(app, fn)
@@ -81,7 +81,7 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
 async def update_comment(app: web.Application, user_id: int, comment_id: int, *, content: Any = _UNSET,
                          media_ids: Any = _UNSET) -> None:
     """Edit one's own comment; media_ids replaces its attachments."""
-    async def fn(conn: Conn, events: list[Event]) -> None:
+    async def fn(conn: Tx) -> None:
         row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
         if row is None:
             raise NotFound("No such comment.")
@@ -98,7 +98,7 @@ async def update_comment(app: web.Application, user_id: int, comment_id: int, *,
 
 async def delete_comment(app: web.Application, user_id: int, comment_id: int) -> None:
     """Delete a comment: its author or the post's author (comments_count - 1); its media files go too."""
-    async def fn(conn: Conn, events: list[Event]) -> list[dict[str, Any]]:
+    async def fn(conn: Tx) -> list[dict[str, Any]]:
         owner = await conn.fetchone(Q.comments.owner, {"id": comment_id})
         if owner is None:
             raise NotFound("No such comment.")
@@ -117,7 +117,7 @@ async def delete_comment(app: web.Application, user_id: int, comment_id: int) ->
 
 
 async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, on: bool) -> dict[str, Any]:
-    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
         row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
         if row is None:
             raise NotFound("No such comment.")
@@ -125,8 +125,8 @@ async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, 
         if await conn.execute(Q.likes.like_comment if on else Q.likes.unlike_comment, args):
             await conn.execute(Q.likes.bump_comment, {"comment_id": comment_id, "delta": 1 if on else -1})
             change = notify if on else retract
-            events.extend(await change(conn, app, user_id=row["user_id"], type="comment_like",
-                                       actor_id=user_id, post_id=row["post_id"], comment_id=comment_id))
+            await change(conn, app, user_id=row["user_id"], type="comment_like",
+                                       actor_id=user_id, post_id=row["post_id"], comment_id=comment_id)
         count = await conn.fetchval(Q.likes.comment_likes_count, {"comment_id": comment_id})
         return {"liked": on, "likes_count": int(count)}
 

@@ -18,18 +18,18 @@ from handlers import comments as comment_service
 from handlers import follows as follow_service
 from handlers import posts as post_service
 from handlers.auth import check_credentials, client_ip, issue_session, limiter
-from server import conduit as shape
 from server.auth import bearer_token, require_user, revoke_user_sessions, sessions_revoked, viewer_id
-from server.conduit import conduit
 from server.db import Conn, error_code
 from server.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from server.http import conduit as shape
+from server.http.conduit import conduit
+from server.http.openapi import docs
+from server.http.responses import json_response, load_body
+from server.http.schemas import USERNAME, Strict, email_rule, password_rule
 from server.keys import CONFIG, DB, PRINCIPAL
-from server.openapi import docs
 from server.passwords import hash_password
 from server.present import media_url
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body
-from server.schemas import USERNAME, Strict, email_rule, password_rule
 
 routes = web.RouteTableDef()
 TAGS = ["conduit"]

@@ -10,16 +10,16 @@ from marshmallow import Schema, fields
 
 from server import present, timeline
 from server.auth import require_user, viewer_id
-from server.db import Conn, Database
+from server.db import Conn, Database, Tx
 from server.errors import NotFound, ValidationFailed
+from server.events import run_and_publish
+from server.http.openapi import docs
+from server.http.pagination import make_page, page_params
+from server.http.responses import json_response, raw_page
+from server.http.schemas import UserSchema
 from server.keys import DB
 from server.notify import notify, retract
-from server.openapi import docs
-from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, raw_page
-from server.schemas import UserSchema
-from ws.events import Event, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["users"]
@@ -46,7 +46,7 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
     if follower_id == followee_id:
         raise ValidationFailed({"id": ["You cannot follow yourself."]})
 
-    async def tx(conn: Conn, events: list[Event]) -> dict[str, Any]:
+    async def tx(conn: Tx) -> dict[str, Any]:
         locked = await conn.fetchall(Q.follows.lock_pair, {"ids": [follower_id, followee_id]})
         if len(locked) != 2:
             raise NotFound("No such user.")
@@ -54,7 +54,7 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
         if await conn.execute(Q.follows.insert if on else Q.follows.delete, pair):
             await conn.execute(Q.follows.bump_counts, {**pair, "delta": 1 if on else -1})
             change = notify if on else retract
-            events.extend(await change(conn, app, user_id=followee_id, type="follow", actor_id=follower_id))
+            await change(conn, app, user_id=followee_id, type="follow", actor_id=follower_id)
         count = await conn.fetchval(Q.follows.followers_count, {"id": followee_id})
         return {"following": on, "followers_count": int(count)}
 

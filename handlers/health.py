@@ -8,9 +8,9 @@ from aiohttp import web
 from swagger_ui import api_doc
 
 from server.errors import ServiceUnavailable
+from server.http.openapi import build_spec, docs
+from server.http.responses import json_response
 from server.keys import DB, METRICS, REDIS, SERVICES
-from server.openapi import build_spec, docs
-from server.responses import json_response
 
 routes = web.RouteTableDef()
 READY_TIMEOUT = 1.0

@@ -14,14 +14,14 @@ from marshmallow import Schema, fields
 from server import present
 from server.auth import require_user
 from server.errors import NotFound
-from server.idempotency import fingerprint, idempotent
-from server.intake import EXTENSIONS, THUMB_TYPE, Upload, read_upload, store_upload
+from server.http.idempotency import fingerprint, idempotent
+from server.http.openapi import docs
+from server.http.responses import json_response
+from server.http.schemas import MediaSchema
 from server.keys import CONFIG, DB, EXECUTOR, SERVICES
-from server.openapi import docs
+from server.media.intake import EXTENSIONS, THUMB_TYPE, Upload, read_upload, store_upload
+from server.media.storage import InvalidKey, LocalStorage, Storage, create_storage
 from server.queries import QUERIES as Q
-from server.responses import json_response
-from server.schemas import MediaSchema
-from server.storage import InvalidKey, LocalStorage, Storage, create_storage
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -10,14 +10,14 @@ from marshmallow import Schema, fields, validate
 from server import chat
 from server.auth import require_user
 from server.errors import NotFound
-from server.idempotency import idempotent
+from server.http.idempotency import idempotent
+from server.http.openapi import docs
+from server.http.pagination import make_page, page_params
+from server.http.responses import json_response, load_body
+from server.http.schemas import MediaSchema, Strict, UserSummarySchema
 from server.keys import DB
-from server.openapi import docs
-from server.pagination import make_page, page_params
 from server.present import media_url
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body
-from server.schemas import MediaSchema, Strict, UserSummarySchema
 
 routes = web.RouteTableDef()
 TAGS = ["messages"]

@@ -6,15 +6,15 @@ from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server.auth import require_user
-from server.db import Conn
+from server.db import Tx
+from server.events import emit, run_and_publish
+from server.http.openapi import docs
+from server.http.pagination import make_page, page_params
+from server.http.responses import json_response, load_body, load_query
+from server.http.schemas import Strict, UserSummarySchema
 from server.keys import DB
 from server.notify import present
-from server.openapi import docs
-from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body, load_query
-from server.schemas import Strict, UserSummarySchema
-from ws.events import Event, emit, run_and_publish
 
 routes = web.RouteTableDef()
 TAGS = ["notifications"]
@@ -79,7 +79,7 @@ async def mark_read(request: web.Request) -> web.Response:
     me = require_user(request)
     data = await load_body(request, MarkReadSchema()) if request.body_exists else {}
 
-    async def tx(conn: Conn, events: list[Event]) -> int:
+    async def tx(conn: Tx) -> int:
         changed = 0
         if "ids" in data:
             changed += await conn.execute(Q.notifications.mark_ids, {"user_id": me, "ids": data["ids"]})
@@ -89,7 +89,7 @@ async def mark_read(request: web.Request) -> web.Response:
             changed = await conn.execute(Q.notifications.mark_all, {"user_id": me})
         count = int(await conn.fetchval(Q.notifications.unread_count, {"user_id": me}))
         if changed:
-            events.append(await emit(conn, me, "notification.read", {"unread_count": count}))
+            await emit(conn, me, "notification.read", {"unread_count": count})
         return count
 
     count = await run_and_publish(request.app, tx)

@@ -11,18 +11,19 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from server import present
 from server import timeline as home_timelines
 from server.auth import require_user, viewer_id
-from server.db import Conn
+from server.db import Conn, Tx
+from server.documents import post_docs, post_page
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.feed import home_page, post_docs, post_page
-from server.idempotency import idempotent
+from server.events import run_and_publish
+from server.http.idempotency import idempotent
+from server.http.openapi import docs
+from server.http.pagination import make_page, page_params
+from server.http.responses import json_response, load_body, raw_json, raw_page
+from server.http.schemas import MediaSchema, Strict, UserSummarySchema
 from server.keys import DB
 from server.notify import notify, retract
-from server.openapi import docs
-from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_body, raw_json, raw_page
-from server.schemas import MediaSchema, Strict, UserSummarySchema
-from ws.events import Event, run_and_publish
+from server.timeline import home_page
 
 routes = web.RouteTableDef()
 TAGS = ["posts"]
@@ -102,7 +103,7 @@ async def attach_media(conn: Conn, user_id: int, media_ids: Sequence[int], *, po
 async def create_post(app: web.Application, user_id: int, content: str, title: str | None = None,
                       media_ids: Sequence[int] = ()) -> int:
     """Create a post (posts_count + 1, media attached) → its id."""
-    async def fn(conn: Conn, events: list[Event]) -> int:
+    async def fn(conn: Tx) -> int:
         await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1})
         post_id = await conn.insert(Q.posts.create, {"user_id": user_id, "title": title, "content": content})
         await attach_media(conn, user_id, media_ids, post_id=post_id)
@@ -125,7 +126,7 @@ async def _lock_own_post(conn: Conn, user_id: int, post_id: int) -> dict[str, An
 async def update_post(app: web.Application, user_id: int, post_id: int, *, content: Any = _UNSET,
                       title: Any = _UNSET, media_ids: Any = _UNSET) -> None:
     """Edit one's own post: only the given fields change; media_ids replaces the attachments."""
-    async def fn(conn: Conn, events: list[Event]) -> None:
+    async def fn(conn: Tx) -> None:
         await _lock_own_post(conn, user_id, post_id)
         await conn.execute(Q.posts.update, {
             "id": post_id, "set_content": content is not _UNSET, "content": None if content is _UNSET else content,
@@ -148,7 +149,7 @@ async def remove_files(app: web.Application, rows: list[dict[str, Any]]) -> None
 
 async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
     """Delete one's own post; comments, likes, attachments (and their files) and notifications go with it."""
-    async def fn(conn: Conn, events: list[Event]) -> list[dict[str, Any]]:
+    async def fn(conn: Tx) -> list[dict[str, Any]]:
         owner = await conn.fetchone(Q.posts.owner, {"id": post_id})
         if owner is None:
             raise NotFound("No such post.")
@@ -167,7 +168,7 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
 
 
 async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bool) -> dict[str, Any]:
-    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
         # The post row locked first: likers queue on it instead of deadlocking on the
         # shared FK lock that INSERT would otherwise take before the counter's exclusive one.
         post = await conn.fetchone(Q.posts.lock, {"id": post_id})
@@ -177,8 +178,8 @@ async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bo
         if await conn.execute(Q.likes.like_post if on else Q.likes.unlike_post, args):
             await conn.execute(Q.likes.bump_post, {"post_id": post_id, "delta": 1 if on else -1})
             change = notify if on else retract
-            events.extend(await change(conn, app, user_id=post["user_id"], type="like", actor_id=user_id,
-                                       post_id=post_id))
+            await change(conn, app, user_id=post["user_id"], type="like", actor_id=user_id,
+                                       post_id=post_id)
         count = await conn.fetchval(Q.likes.post_likes_count, {"post_id": post_id})
         return {"liked": on, "likes_count": int(count)}
 

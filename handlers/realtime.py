@@ -10,15 +10,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from server import chat
+from server import chat, events
 from server.auth import Principal, session_active
 from server.errors import ApiError, BadRequest, Forbidden, Unauthorized
+from server.http.openapi import docs
+from server.http.responses import json_response, load_query
+from server.http.schemas import Strict
 from server.keys import CONFIG, DB, PRINCIPAL, REDIS, SERVICES
-from server.openapi import docs
 from server.queries import QUERIES as Q
-from server.responses import json_response, load_query
-from server.schemas import Strict
-from ws import events
 from ws.hub import FrameError, Hub, Socket, frame
 
 routes = web.RouteTableDef()

@@ -10,12 +10,12 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from server import present
 from server.auth import require_user, viewer_id
 from server.errors import NotFound
+from server.http.openapi import docs
+from server.http.pagination import make_page, page_params
+from server.http.responses import load_body, load_query, raw_json, raw_page
+from server.http.schemas import Strict, UserSchema
 from server.keys import DB
-from server.openapi import docs
-from server.pagination import make_page, page_params
 from server.queries import QUERIES as Q
-from server.responses import load_body, load_query, raw_json, raw_page
-from server.schemas import Strict, UserSchema
 
 routes = web.RouteTableDef()
 TAGS = ["users"]

@@ -103,7 +103,7 @@ def _run_gunicorn(config) -> None:
 
 def cmd_openapi(args) -> None:
     from server.app import create_app
-    from server.openapi import build_spec
+    from server.http.openapi import build_spec
 
     print(json.dumps(build_spec(create_app(_config(args))), indent=2))
 
@@ -120,9 +120,9 @@ def cmd_create_user(args) -> None:
         import bcrypt
 
         from server.db import Database
+        from server.http.schemas import email_rule, password_rule
         from server.migrate import migrate
         from server.queries import QUERIES as Q
-        from server.schemas import email_rule, password_rule
 
         email_rule(args.email)
         password_rule(password)

@@ -15,10 +15,10 @@ from server.auth import check_secret
 from server.config import Config, load_config
 from server.db import Database
 from server.housekeeping import housekeeping_ctx
+from server.http.middlewares import auth_middleware, on_prepare, pipeline_middleware
+from server.http.ratelimit import RateLimiter
 from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
 from server.metrics import Metrics
-from server.middlewares import auth_middleware, on_prepare, pipeline_middleware
-from server.ratelimit import RateLimiter
 from server.redis import Redis
 from ws.bus import Bus, MemoryBus
 

@@ -13,12 +13,12 @@ import jwt
 import redis.exceptions
 from aiohttp import web
 
+from server import events
 from server.config import Config
 from server.db import Conn
 from server.errors import ServiceUnavailable, Unauthorized
 from server.keys import CONFIG, DB, PRINCIPAL, REDIS
 from server.queries import QUERIES as Q
-from ws import events
 
 log = logging.getLogger(__name__)
 

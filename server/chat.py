@@ -8,14 +8,14 @@ import pymysql
 from aiohttp import web
 
 from server import present
-from server.db import Conn, error_code
+from server.db import Conn, Tx, error_code
 from server.errors import Forbidden, NotFound, ValidationFailed
+from server.events import emit, emit_many, run_and_publish
+from server.formats import iso
 from server.keys import DB
 from server.notify import create as create_notification
 from server.notify import notify, now_ms
 from server.queries import QUERIES as Q
-from server.responses import iso
-from ws.events import Event, emit, emit_many, run_and_publish
 
 MAX_CONTENT = 5000
 # message_type / response_type → the media types it may carry.
@@ -91,7 +91,7 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
         raise ValidationFailed({"recipient_id": ["You cannot message yourself."]})
     _check_body("message", content, message_type, media_id)
 
-    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
         # No pre-checks: the unique key (sender_id, client_id) refuses a retried send (1062) and the
         # recipient's foreign key a missing user (1452); both are handled below.
         created_at = now_ms()
@@ -118,7 +118,7 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
         items = [(uid, "message.created", msg) for uid in (lo, hi)]
         if note is not None:
             items.append((recipient_id, "notification.created", note))
-        events.extend(await emit_many(conn, items))
+        await emit_many(conn, items)
         return msg
 
     try:
@@ -155,7 +155,7 @@ async def get_message(app: web.Application, user_id: int, message_id: int) -> di
 
 async def edit_message(app: web.Application, user_id: int, message_id: int, content: str) -> dict[str, Any]:
     """Sender only → the Message with edited_at; message.updated to both."""
-    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
             raise Forbidden("Only the sender may edit this message.")
@@ -164,7 +164,7 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
         await conn.execute(Q.messages.edit, {"id": message_id, "content": content})
         msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": message_id}))
         for uid in sorted((head["sender_id"], head["recipient_id"])):
-            events.append(await emit(conn, uid, "message.updated", msg))
+            await emit(conn, uid, "message.updated", msg)
         return msg
 
     return await run_and_publish(app, fn)
@@ -172,7 +172,7 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
 
 async def delete_message(app: web.Application, user_id: int, message_id: int) -> None:
     """Sender only; conversations and unread counts follow; message.deleted to both."""
-    async def fn(conn: Conn, events: list[Event]) -> None:
+    async def fn(conn: Tx) -> None:
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
             raise Forbidden("Only the sender may delete this message.")
@@ -187,17 +187,17 @@ async def delete_message(app: web.Application, user_id: int, message_id: int) ->
         await conn.execute(Q.conversations.drop_pair if newest is None else Q.conversations.retarget, args)
         data = {"id": message_id, "sender_id": sender, "recipient_id": recipient}
         for uid in sorted((sender, recipient)):
-            events.append(await emit(conn, uid, "message.deleted", data))
+            await emit(conn, uid, "message.deleted", data)
             if lost.get(uid):
                 count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
-                events.append(await emit(conn, uid, "notification.read", {"unread_count": int(count)}))
+                await emit(conn, uid, "notification.read", {"unread_count": int(count)})
 
     await run_and_publish(app, fn)
 
 
 async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: int | None) -> dict[str, int]:
     """Read the peer's messages up to up_to_id (default newest) → {unread_count, last_read_id}."""
-    async def fn(conn: Conn, events: list[Event]) -> dict[str, int]:
+    async def fn(conn: Tx) -> dict[str, int]:
         conv = await conn.fetchone(Q.conversations.lock, {"user_id": user_id, "peer_id": peer_id})
         if conv is None:
             if not await conn.fetchval(Q.messages.user_exists, {"id": peer_id}) or peer_id == user_id:
@@ -214,7 +214,7 @@ async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: 
         unread = await conn.fetchval(Q.conversations.unread, {"user_id": user_id, "peer_id": peer_id})
         data = {"reader_id": user_id, "peer_id": peer_id, "last_read_id": target}
         for uid in sorted((user_id, peer_id)):
-            events.append(await emit(conn, uid, "message.read", data))
+            await emit(conn, uid, "message.read", data)
         return {"unread_count": int(unread), "last_read_id": target}
 
     return await run_and_publish(app, fn)
@@ -225,7 +225,7 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
     """A participant's reply attached to a message → Response; response.created to both."""
     _check_body("response", content, response_type, media_id)
 
-    async def fn(conn: Conn, events: list[Event]) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
         rid = await conn.insert(Q.messages.response_create, {
             "message_id": message_id, "author_id": user_id, "response_type": response_type,
@@ -235,10 +235,10 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
                       response_type)
         obj = response(app, await conn.fetchone(Q.messages.response_by_id, {"id": rid}))
         for uid in sorted((head["sender_id"], head["recipient_id"])):
-            events.append(await emit(conn, uid, "response.created", obj))
+            await emit(conn, uid, "response.created", obj)
         # "a response to one's message": its sender is told, unless they wrote it.
-        events.extend(await notify(conn, app, user_id=head["sender_id"], type="response", actor_id=user_id,
-                                   message_id=message_id, response_id=rid))
+        await notify(conn, app, user_id=head["sender_id"], type="response", actor_id=user_id,
+                                   message_id=message_id, response_id=rid)
         return obj
 
     return await run_and_publish(app, fn)

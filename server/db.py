@@ -98,6 +98,29 @@ class Conn:
             return row[0] if row else None
 
 
+class Tx(Conn):
+    """A connection inside BEGIN ... COMMIT: the unit of work.
+
+    It carries the stream events emitted in it (server/events.py): their log rows are written by
+    a before-commit step, in one INSERT, and the caller publishes them after COMMIT.
+    """
+
+    __slots__ = ("events", "_before_commit")
+
+    def __init__(self, raw: aiomysql.Connection):
+        super().__init__(raw)
+        self.events: list[Any] = []
+        self._before_commit: list[Callable[[], Awaitable[None]]] = []
+
+    def before_commit(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run step() inside the transaction, after the work and just before COMMIT."""
+        self._before_commit.append(step)
+
+    async def _finish(self) -> None:
+        for step in self._before_commit:
+            await step()
+
+
 class Database:
     """The pool. Single statements run in autocommit; `transaction()` for several."""
 
@@ -153,12 +176,14 @@ class Database:
                 self.pool.release(raw)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Conn]:
+    async def transaction(self) -> AsyncIterator[Tx]:
         """BEGIN ... COMMIT; ROLLBACK on any error. COMMIT/ROLLBACK are shielded from cancellation."""
-        async with self.connection() as conn:
+        async with self.connection() as plain:
+            conn = Tx(plain.raw)
             await conn.raw.begin()
             try:
                 yield conn
+                await conn._finish()
             except BaseException:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(conn.raw.rollback())
@@ -166,7 +191,7 @@ class Database:
             else:
                 await asyncio.shield(conn.raw.commit())
 
-    async def run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+    async def run(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run fn(conn) in a transaction, retried on deadlock or lock wait timeout."""
         for attempt in range(self.retries + 1):
             try:

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server import events
 from server.keys import DB
 from server.queries import QUERIES as Q
-from ws import events
 
 log = logging.getLogger(__name__)
 EVERY = 600.0

@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from server.db import Conn
+from server.events import Event, emit
+from server.formats import iso
 from server.present import media_url
 from server.queries import QUERIES as Q
-from server.responses import iso
-from ws.events import Event, emit
 
 MESSAGES = {
     "follow": "{actor} started following you",
@@ -77,7 +77,7 @@ async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, a
     Call inside the action's transaction; publish the returned events after COMMIT:
         events = await notify(tx, app, user_id=post_owner, type="like", actor_id=me, post_id=pid)
         ...commit...
-        await ws.events.publish(app, events)
+        await events.publish(app, events)
     """
     obj = await create(conn, app, user_id=user_id, type=type, actor_id=actor_id, post_id=post_id,
                        comment_id=comment_id, message_id=message_id, response_id=response_id)

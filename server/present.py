@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from server.formats import iso
 from server.keys import SERVICES
 from server.queries import QUERIES as Q
-from server.responses import iso
 
 
 def media_url(app: web.Application, key: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Home timelines cached in Redis: the newest post ids per user, fanned out on write, SQL when cold.
+"""The home timeline: the SQL answer, and its Redis cache: the newest post ids per user, fanned out on write, SQL when cold.
 
 Shape. One sorted set per user, ``tl:<generation>:<user_id>`` (through the Redis key prefix),
 members the post ids of the user's home feed with score = id, plus markers at scores <= 0:
@@ -8,7 +8,7 @@ at ``-inf``. A set without ``f`` is being built; a missing key is cold.
 
 Reads. Ids below the cursor come from the set when they lie above the floor; a page that
 reaches below the floor of a truncated set, or any Redis trouble, is answered by the SQL
-query instead (server/feed.py ``home_ids``), so a page equals the SQL answer either way.
+query instead (``home_ids`` below), so a page equals the SQL answer either way.
 A cold key is built by the first reader, which places the lock atomically in the same script
 that found the key missing (64 concurrent first reads: one build; the others wait up to a
 second for it, then use SQL). The builder's SQL read starts after the lock exists, so a post
@@ -44,9 +44,10 @@ from typing import Any
 import redis.exceptions
 from aiohttp import web
 
-from server.feed import home_ids
+from server.db import Conn
+from server.documents import post_docs
+from server.http.pagination import PageParams, make_page
 from server.keys import CONFIG, DB, REDIS, SERVICES
-from server.pagination import PageParams
 from server.queries import QUERIES as Q
 
 log = logging.getLogger(__name__)
@@ -269,7 +270,7 @@ class Timelines:
         try:
             try:
                 async with self.app[DB].connection() as conn:
-                    rows = await home_ids(conn, PageParams(self.size), viewer_id)
+                    rows = await build_ids(conn, PageParams(self.size), viewer_id)
             except BaseException:
                 with contextlib.suppress(*_FAILURES):
                     await self._eval("drop", viewer_id)
@@ -354,3 +355,57 @@ async def follows_changed(app: web.Application, follower_id: int) -> None:
 async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:
     """Ids of a home-feed page from the cache (limit+1 at most), or None: ask SQL."""
     return await of(app).page_ids(p, viewer_id)
+
+
+# --- the SQL answer and the home page ---------------------------------------------------------
+
+# Id spans the home feed tries before reading the whole (user_id, id) ranges. Post ids grow
+# with time, so when the newest window already holds a full page those are the newest posts,
+# found without touching the followed users' older posts; a sparse window (followed users who
+# rarely post) falls back to the full ranges. Measured with 1,000 followed users and 205k
+# posts: a dense feed page 52 ms -> 0.6 ms; a sparse one 5 ms -> 12 ms (two queries).
+HOME_WINDOWS: tuple[int, ...] = (2_000,)
+_MAX_ID = 2**63 - 1
+
+
+async def home_ids(conn: Conn, p: PageParams, viewer_id: int) -> list[dict[str, Any]]:
+    """Id rows of a home-timeline page (limit+1 at most) from MySQL: the answer the cache must equal."""
+    query = p.sql(Q.feed.home_ids)
+    max_id = int(await conn.fetchval(Q.feed.max_post_id) or 0)
+    rows: list[dict[str, Any]] = []
+    for span in (*HOME_WINDOWS, None):
+        if p.newest_first:
+            hi = min(p.cursor, max_id + 1)
+            lo = 0 if span is None else max(hi - span, 0)
+            complete = lo == 0
+        else:
+            lo = p.cursor
+            complete = span is None or lo + span >= max_id
+            hi = _MAX_ID if complete else lo + span + 1
+        rows = await conn.fetchall(query, {"viewer_id": viewer_id, "lo": lo, "hi": hi, "limit": p.limit + 1})
+        if complete or len(rows) > p.limit:
+            break
+    return rows
+
+
+async def build_ids(conn: Conn, p: PageParams, viewer_id: int) -> list[dict[str, Any]]:
+    """The rows a cache build stores: the SQL answer (its own name, so tests can count builds)."""
+    return await home_ids(conn, p, viewer_id)
+
+
+async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict[str, Any]:
+    """The home timeline (followed users' posts and one's own) as a page of Post documents.
+
+    Ids from the Redis timeline (below) when it can answer, else from MySQL.
+    """
+    cached = await page_ids(app, p, viewer_id)
+    async with app[DB].connection() as c:
+        rows = [{"id": i} for i in cached] if cached is not None else await home_ids(c, p, viewer_id)
+        page = make_page(rows, p)
+        ids = [r["id"] for r in page["items"]]
+        page["items"] = await post_docs(app, ids, viewer_id, c)
+        if cached is not None and len(page["items"]) != len(ids):
+            # A post deleted after COMMIT but before its removal from the cache: ask MySQL.
+            page = make_page(await home_ids(c, p, viewer_id), p)
+            page["items"] = await post_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
+    return page

@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
-from server import feed
+from server import documents
+from server.http.responses import iso
 from server.keys import DB, SERVICES
-from server.responses import iso
 from tests.test_comments import comment_on
 from tests.test_posts import add_media, new_post
 
@@ -34,11 +34,11 @@ def _url(app, key: str | None) -> str | None:
 
 async def load_posts(app, ids, viewer):
     """The Post documents for ids, parsed (what a page's items decode to)."""
-    return [orjson.loads(d) for d in await feed.post_docs(app, ids, viewer)]
+    return [orjson.loads(d) for d in await documents.post_docs(app, ids, viewer)]
 
 
 async def load_comments(app, ids, viewer):
-    return [orjson.loads(d) for d in await feed.comment_docs(app, ids, viewer)]
+    return [orjson.loads(d) for d in await documents.comment_docs(app, ids, viewer)]
 
 
 

@@ -16,9 +16,9 @@ import orjson
 
 from server.app import create_app
 from server.auth import encode_token
+from server.events import user_channel
 from server.keys import BUS, CONFIG, DB
 from tests.helpers import problem_of
-from ws.events import user_channel
 
 RESET_LINK = re.compile(r"(http://localhost:3000/reset-password\?token=)([A-Za-z0-9_-]+)")
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from server import feed
+from server import timeline
 from server.db import Conn
+from server.http.pagination import PageParams
 from server.keys import DB
-from server.pagination import PageParams
 from server.queries import QUERIES as Q
 from tests.helpers import problem_of
 from tests.test_posts import add_media, new_post
@@ -64,7 +64,7 @@ async def test_home_feed_has_followed_and_own_posts_only(client, make_user):
 @pytest.mark.parametrize("window", [None, 3])
 async def test_pagination_walks(client, make_user, monkeypatch, window):
     if window:  # a tiny window exercises the widening path of the home feed
-        monkeypatch.setattr(feed, "HOME_WINDOWS", (window,))
+        monkeypatch.setattr(timeline, "HOME_WINDOWS", (window,))
     me, friend, other = await make_user(), await make_user(), await make_user()
     await client.put(f"/api/v1/users/{friend.id}/follow", headers=me.headers)
     home, mine = [], []

@@ -12,8 +12,8 @@ from openapi_spec_validator import validate
 
 from server.app import create_app
 from server.config import ConfigError, load_config
+from server.http.pagination import make_page, page_params
 from server.migrate import migrate
-from server.pagination import make_page, page_params
 from server.queries import QUERIES, QUERIES_DIR, QueryError, parse
 from tests.helpers import problem_of
 
@@ -351,7 +351,7 @@ async def test_writes_are_rate_limited_per_user(make_config, aiohttp_client, mak
     async def write(request):
         return web.json_response({"ok": True}, status=201)
 
-    from server.openapi import docs
+    from server.http.openapi import docs
     app.router.add_post("/api/v1/_probe", docs("probe", auth="required")(write))
     client = await aiohttp_client(app)
     token = (await (await client.post("/api/v1/auth/register", json={

@@ -15,12 +15,12 @@ from aiohttp import web
 from PIL import ExifTags, Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
-from server import intake
 from server.config import load_config
 from server.errors import ApiError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from server.intake import Upload, probe_video, process_image, read_upload, sniff, store_upload
 from server.keys import CONFIG
-from server.storage import LocalStorage
+from server.media import intake
+from server.media.intake import Upload, probe_video, process_image, read_upload, sniff, store_upload
+from server.media.storage import LocalStorage
 
 MEDIA_COLUMNS = {"media_type", "storage_key", "thumb_key", "content_type", "width", "height", "duration", "size"}
 RED, BLUE = (255, 0, 0), (0, 0, 255)

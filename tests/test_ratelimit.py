@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from server.errors import TooManyRequests
-from server.ratelimit import RateLimiter, RateState, parse_rate
+from server.http.ratelimit import RateLimiter, RateState, parse_rate
 from server.redis import Redis
 
 
@@ -143,14 +143,14 @@ async def test_disabled_limits_never_raise_and_never_touch_redis(redis, down_red
 
 async def test_unreachable_redis_fails_open_with_one_warning(down_redis, caplog):
     limiter = RateLimiter(down_redis, enabled=True)
-    with caplog.at_level(logging.WARNING, logger="server.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="server.http.ratelimit"):
         for _ in range(5):
             state = await limiter.hit("writes_user", 1, "1/60")
             assert state.allowed and state.headers() == {}
         await limiter.check_failures("login_account", "alice", "1/60")
         await limiter.record_failure("login_account", "alice", "1/60")
         await limiter.clear_failures("login_account", "alice")
-    warnings = [r for r in caplog.records if r.name == "server.ratelimit"]
+    warnings = [r for r in caplog.records if r.name == "server.http.ratelimit"]
     assert len(warnings) == 1 and "Redis unreachable" in warnings[0].getMessage()
 
 

@@ -8,9 +8,9 @@ import stat
 import pytest
 from moto.server import ThreadedMotoServer
 
-from server import storage as storage_module
 from server.config import load_config
-from server.storage import InvalidKey, LocalStorage, S3Storage, create_storage, key_for
+from server.media import storage as storage_module
+from server.media.storage import InvalidKey, LocalStorage, S3Storage, create_storage, key_for
 
 DATA = b"\x89PNG\r\n\x1a\n pretend picture"
 BAD_KEYS = [

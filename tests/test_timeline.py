@@ -50,13 +50,13 @@ async def sql_only(aiohttp_client, make_config, **extra):
 
 def count_builds(monkeypatch) -> list[int]:
     calls: list[int] = []
-    original = timeline.home_ids
+    original = timeline.build_ids
 
     async def counting(conn, p, viewer_id):
         calls.append(viewer_id)
         return await original(conn, p, viewer_id)
 
-    monkeypatch.setattr(timeline, "home_ids", counting)
+    monkeypatch.setattr(timeline, "build_ids", counting)
     return calls
 
 
@@ -157,7 +157,7 @@ async def test_writes_during_a_build_are_not_lost(client, make_user, aiohttp_cli
     await client.put(f"/api/v1/users/{friend.id}/follow", headers=me.headers)
     victim = (await new_post(client, friend, "soon gone"))["id"]
     await new_post(client, carol, "carol's")
-    original, calls, race = timeline.home_ids, [], {}
+    original, calls, race = timeline.build_ids, [], {}
 
     async def racing(conn, p, viewer_id):
         rows = await original(conn, p, viewer_id)  # the snapshot the build is made of
@@ -170,7 +170,7 @@ async def test_writes_during_a_build_are_not_lost(client, make_user, aiohttp_cli
         await create_post(client.app, friend.id, "posted during the build")
         await delete_post(client.app, friend.id, victim)
 
-    monkeypatch.setattr(timeline, "home_ids", racing)
+    monkeypatch.setattr(timeline, "build_ids", racing)
     race["write"] = post_and_delete
     home = await same_as_sql(client, sql, me)  # the build's snapshot is stale: fan-out and tombstone fix it
     assert calls == [1] and victim not in home and len(home) == 1

@@ -161,8 +161,8 @@ async def test_profile_text_round_trips_exactly_for_any_viewer(client, make_user
 
 
 async def test_user_times_are_iso_milliseconds_of_the_stored_values(client, make_user):
+    from server.http.responses import iso
     from server.keys import DB
-    from server.responses import iso
 
     alice = await make_user("alice")
     await client.patch("/api/v1/users/me", json={"bio": "edited"}, headers=alice.headers)

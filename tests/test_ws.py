@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
+from server import events
 from server.keys import DB, SERVICES
 from tests.helpers import next_frame, no_frame, problem_of
-from ws import events
 
 WS = "/api/v1/ws"
 

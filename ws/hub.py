@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from server import events
+from server.formats import dumps
+from server.http.ratelimit import parse_rate
 from server.keys import BUS, CONFIG, DB, METRICS, REDIS
 from server.queries import QUERIES as Q
-from server.ratelimit import parse_rate
-from server.responses import dumps
-from ws import events
 
 log = logging.getLogger(__name__)
 

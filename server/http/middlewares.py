@@ -16,11 +16,11 @@ from server import auth
 from server.config import Config
 from server.db import is_unavailable
 from server.errors import ApiError, ServiceUnavailable, Unauthorized, problem
+from server.http.openapi import AUTH_REQUIRED
+from server.http.responses import problem_response
 from server.keys import CONFIG, PRINCIPAL, REQUEST_ID, SERVICES
 from server.logs import request_id_var
 from server.metrics import Metrics
-from server.openapi import AUTH_REQUIRED
-from server.responses import problem_response
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -20,7 +20,7 @@ from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 from server.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from server.keys import CONFIG
-from server.storage import Storage, key_for
+from server.media.storage import Storage, key_for
 
 # hachoir prints its parse warnings straight to stderr, which would break JSON log lines.
 hachoir_config.quiet = True

@@ -11,8 +11,8 @@ from aiohttp import web
 from marshmallow import Schema, fields
 
 from server.errors import ApiError, Unauthorized
+from server.http.responses import iso, json_response
 from server.present import media_url
-from server.responses import iso, json_response
 
 SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")

@@ -12,8 +12,8 @@ from aiohttp_session.redis_storage import RedisStorage
 from server import auth
 from server.config import Config
 from server.errors import Forbidden
+from server.http.middlewares import COOKIE_AUTH
 from server.keys import CONFIG
-from server.middlewares import COOKIE_AUTH
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KIND = "browser"

@@ -1,4 +1,5 @@
-"""The per-user event stream: seq + durable log written inside the transaction, published after COMMIT."""
+"""The per-user event stream: seq reservation, the durable log written in the action's transaction,
+publish after COMMIT, replay and pruning. The sockets (ws/) only read it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from server.db import Conn
+from server.db import Conn, Tx
+from server.formats import dumps
 from server.keys import BUS, CONFIG, DB, REDIS
 from server.queries import QUERIES as Q
-from server.responses import dumps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,11 +43,6 @@ def user_channel(app: web.Application, user_id: int) -> str:
     return app[REDIS].key("user", user_id)
 
 
-# Events emitted inside run_and_publish() wait here for one multi-row INSERT just before COMMIT;
-# elsewhere emit() writes its row at once.
-_pending: dict[Conn, list[Event]] = {}
-
-
 async def emit(conn: Conn, user_id: int, type: str, data: dict[str, Any]) -> Event:
     """Inside the transaction: give the event the user's next seq and store it for replay."""
     return (await emit_many(conn, [(user_id, type, data)]))[0]
@@ -69,9 +65,11 @@ async def emit_many(conn: Conn, items: list[tuple[int, str, dict[str, Any]]]) ->
     for user_id, type_, data in items:
         events.append(Event(user_id, type_, data, next_seq[user_id]))
         next_seq[user_id] += 1
-    pending = _pending.get(conn)
-    if pending is not None:
-        pending.extend(events)
+    if isinstance(conn, Tx):
+        # The unit of work: log rows in one INSERT just before COMMIT, published after it.
+        if not conn.events:
+            conn.before_commit(lambda: _store(conn, conn.events))
+        conn.events.extend(events)
     else:
         await _store(conn, events)
     return events
@@ -139,24 +137,16 @@ async def prune_expired(app: web.Application, batch: int = 5000) -> int:
             return total
 
 
-async def run_and_publish(app: web.Application, fn: Callable[[Conn, list[Event]], Awaitable[T]]) -> T:
-    """One transaction (retried by db.run on deadlock) whose events are published after COMMIT.
+async def run_and_publish(app: web.Application, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    """fn(tx) in one transaction (retried by db.run on deadlock); the events it emitted are
+    published after COMMIT."""
+    emitted: list[Event] = []
 
-    fn(conn, events) appends the events it emits; the list starts empty on every try.
-    """
-    events: list[Event] = []
-
-    async def tx(conn: Conn) -> T:
-        events.clear()
-        pending: list[Event] = []
-        _pending[conn] = pending
-        try:
-            result = await fn(conn, events)
-            await _store(conn, pending)  # the log rows of every emit() above, before COMMIT
-        finally:
-            _pending.pop(conn, None)
+    async def attempt(tx: Tx) -> T:
+        result = await fn(tx)
+        emitted[:] = tx.events
         return result
 
-    result = await app[DB].run(tx)
-    await publish(app, events)
+    result = await app[DB].run(attempt)
+    await publish(app, emitted)
     return result

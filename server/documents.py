@@ -1,0 +1,59 @@
+"""Post and comment documents: ids -> JSON built by MariaDB, pages of them, in a bounded number of queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from server.db import Conn
+from server.http.pagination import PageParams, make_page
+from server.keys import DB
+from server.present import media_base
+from server.queries import QUERIES as Q
+
+
+async def _docs(app: web.Application, query: str, ids: Sequence[int], viewer_id: int | None,
+                conn: Conn | None) -> list[str]:
+    """One query whatever the page size: MariaDB builds each object as a JSON document."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    args = {"ids": ids, "viewer_id": viewer_id, "url_prefix": media_base(app)}
+    rows = await (conn or app[DB]).fetchall(query, args)
+    by_id = {r["id"]: r["doc"] for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def post_docs(app: web.Application, ids: Sequence[int], viewer_id: int | None,
+                    conn: Conn | None = None) -> list[str]:
+    """Post JSON documents for ids, in the order given (missing ones left out)."""
+    return await _docs(app, Q.feed.post_docs, ids, viewer_id, conn)
+
+
+async def comment_docs(app: web.Application, ids: Sequence[int], viewer_id: int | None,
+                       conn: Conn | None = None) -> list[str]:
+    """Comment JSON documents for ids, in the order given (missing ones left out)."""
+    return await _docs(app, Q.feed.comment_docs, ids, viewer_id, conn)
+
+
+async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: int | None,
+                    **args: Any) -> dict[str, Any]:
+    """A page of Post from an id query with {cmp}/{dir} markers: {"items": [JSON document],
+    "next_cursor"}, sent with responses.raw_page. Two queries: ids, then documents."""
+    async with app[DB].connection() as c:
+        rows = await c.fetchall(p.sql(query), p.args(**args))
+        page = make_page(rows, p)
+        page["items"] = await post_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
+    return page
+
+
+async def comment_page(app: web.Application, p: PageParams, viewer_id: int | None,
+                       post_id: int) -> dict[str, Any]:
+    """A page of Comment on a post: {"items": [JSON document], "next_cursor"}, like post_page."""
+    async with app[DB].connection() as c:
+        rows = await c.fetchall(p.sql(Q.feed.comment_ids), p.args(post_id=post_id))
+        page = make_page(rows, p)
+        page["items"] = await comment_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
+    return page

@@ -1,0 +1,1 @@
+"""Media: upload intake (sniffing, limits, re-encoding) and storage backends."""
