@@ -3,13 +3,13 @@
 # started the way `make run` starts it, on a free port and a database of its own.
 # Exits non-zero when any request or assertion fails.
 #
-#   tools/conduit-newman.sh                 (collection from ../shared/realworld beside the checkout)
+#   tools/conduit-newman.sh                 (collection from tests/realworld)
 #   CONDUIT_DIR=/path/to/realworld tools/conduit-newman.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY="$ROOT/.venv/bin/python"
-CONDUIT_DIR=${CONDUIT_DIR:-"$ROOT/../shared/realworld"}
+CONDUIT_DIR=${CONDUIT_DIR:-"$ROOT/tests/realworld"}
 COLLECTION="$CONDUIT_DIR/Conduit.postman_collection.json"
 WORK="$ROOT/var/conduit-newman"
 NEWMAN="$ROOT/var/newman/node_modules/.bin/newman"

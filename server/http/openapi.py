@@ -54,7 +54,7 @@ def build_spec(app: web.Application, title: str = "Chatter API", version: str = 
     spec = APISpec(
         title=title, version=version, openapi_version="3.1.0", plugins=[MarshmallowPlugin()],
         info={"description": "Chatter: microblog, one-to-one chat and real-time notifications. "
-                             "See shared/API.md for the contract."},
+                             "See docs/API.md for the contract."},
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Problem", {
