@@ -139,7 +139,12 @@ async def auth_middleware(request: web.Request, handler):
     Routes documented auth="required" answer 401 without a principal. Writes by a user spend
     ratelimit.writes_user (auth routes have limits of their own).
     """
-    principal = await auth.authenticate(request)
+    try:
+        principal = await auth.authenticate(request)
+    except Unauthorized:
+        if not _bad_token_is_anonymous(request):
+            raise
+        principal = None
     if principal is None:
         cookie_auth = request.app.get(COOKIE_AUTH)
         if cookie_auth is not None:
@@ -157,6 +162,15 @@ async def auth_middleware(request: web.Request, handler):
     if not response.prepared:
         response.headers.update(state.headers())
     return response
+
+
+def _bad_token_is_anonymous(request: web.Request) -> bool:
+    """Conduit reads that need no login answer an invalid or expired token as anonymous: every
+    Conduit front end sends its stored token on every request, and a 401 there logs the user out
+    of pages anyone may see. The native API and routes that need a user keep the 401."""
+    path = request.path
+    return (path.startswith("/api/") and not path.startswith("/api/v1/")
+            and getattr(request.match_info.handler, "__auth__", None) != AUTH_REQUIRED)
 
 
 # Optional browser-session authenticator (aiohttp-session), installed by the accounts area:
