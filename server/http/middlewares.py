@@ -12,10 +12,10 @@ import uuid
 import redis.exceptions
 from aiohttp import web
 
-from server import auth
 from server.config import Config
 from server.db import is_unavailable
 from server.errors import ApiError, ServiceUnavailable, Unauthorized, problem
+from server.http.identity import authenticate
 from server.http.openapi import AUTH_REQUIRED
 from server.http.responses import problem_response
 from server.keys import CONFIG, PRINCIPAL, REQUEST_ID, SERVICES
@@ -139,7 +139,7 @@ async def auth_middleware(request: web.Request, handler):
     Routes documented auth="required" answer 401 without a principal. Writes by a user spend
     ratelimit.writes_user (auth routes have limits of their own).
     """
-    principal = await auth.authenticate(request)
+    principal = await authenticate(request)
     if principal is None:
         cookie_auth = request.app.get(COOKIE_AUTH)
         if cookie_auth is not None:
@@ -159,8 +159,8 @@ async def auth_middleware(request: web.Request, handler):
     return response
 
 
-# Optional browser-session authenticator (aiohttp-session), installed by the accounts area:
-# async def cookie_auth(request) -> auth.Principal | None
+# Optional browser-session authenticator (aiohttp-session), installed by browser_session.setup:
+# async def cookie_auth(request) -> server.auth.Principal | None
 COOKIE_AUTH = web.AppKey("cookie_auth", object)
 
 
