@@ -257,13 +257,12 @@ async def get_profile(request: web.Request) -> web.Response:
 
 
 async def _follow(request: web.Request, on: bool) -> web.Response:
-    me = require_user(request)
-    row = await _as("profile", users.profile_by_username(request.app, request.match_info["username"], me))
-    if row["id"] == me:
-        raise ValidationFailed({"username": ["can't be yourself"]})
-    change = follows.follow if on else follows.unfollow
-    result = await _as("profile", change(request.app, me, row["id"]))
-    return json_response({"profile": shape.profile(request.app, row, result["following"])})
+    me, username = require_user(request), request.match_info["username"]
+    try:
+        row, state = await _as("profile", follows.follow_by_username(request.app, me, username, on=on))
+    except follows.SelfFollow:
+        raise ValidationFailed({"username": ["can't be yourself"]}) from None
+    return json_response({"profile": shape.profile(request.app, row, state["following"])})
 
 
 @routes.post("/api/profiles/{username}/follow")

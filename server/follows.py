@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import present, timeline
+from server import present, timeline, users
 from server.db import Conn, Database, Tx
 from server.errors import NotFound, ValidationFailed
 from server.events import run_and_publish
@@ -66,6 +66,14 @@ async def follow(app: web.Application, follower_id: int, followee_id: int) -> di
 async def unfollow(app: web.Application, follower_id: int, followee_id: int) -> dict[str, Any]:
     """Undo a follow (idempotent) → {following: False, followers_count}."""
     return await _change(app, follower_id, followee_id, on=False)
+
+
+async def follow_by_username(app: web.Application, follower_id: int, username: str, *,
+                             on: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Follow (on) or unfollow a user named by username (the Conduit way) → (their profile row as
+    users.profile_by_username read it, {following, followers_count}); 404 before SelfFollow."""
+    row = await users.profile_by_username(app, username, follower_id)
+    return row, await _change(app, follower_id, row["id"], on=on)
 
 
 async def _user_page(app: web.Application, query: str, user_id: int, p: PageParams,
