@@ -1,4 +1,5 @@
-"""HTTP handlers, one module per area; each exposes `routes` and optionally `setup(app)`."""
+"""HTTP handlers, one module per area: each turns requests into calls of the core's services
+(server/<area>.py) and their answers into responses, and exposes `routes` and optionally `setup(app)`."""
 
 from __future__ import annotations
 

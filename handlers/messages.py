@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from marshmallow import Schema, fields, validate
 
 from server import chat
-from server.auth import require_user
-from server.errors import NotFound
 from server.http.idempotency import idempotent
+from server.http.identity import require_user
 from server.http.openapi import docs
-from server.http.pagination import make_page, page_params
+from server.http.pagination import page_params
 from server.http.responses import json_response, load_body
 from server.http.schemas import MediaSchema, Strict, UserSummarySchema
-from server.keys import DB
-from server.present import media_url
-from server.queries import QUERIES as Q
 
 routes = web.RouteTableDef()
 TAGS = ["messages"]
@@ -87,16 +81,6 @@ def _id(request: web.Request, name: str = "id") -> int:
     return int(request.match_info[name])
 
 
-def _conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "peer": {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
-                 "profile_pic": media_url(app, row["peer_avatar_key"])},
-        "last_message": chat.message(app, row),
-        "unread_count": row["unread_count"],
-        "last_read_id": row["last_read_id"],
-    }
-
-
 @routes.post("/api/v1/messages")
 @docs("Send a message (client_id makes it idempotent: a retry returns the existing message, 200)",
       tags=TAGS, auth="required", body=MessageCreateSchema,
@@ -117,10 +101,7 @@ async def send(request: web.Request) -> web.Response:
 @docs("The viewer's conversations, most recent first", tags=TAGS, auth="required", paginated=True,
       responses={200: ConversationSchema})
 async def conversations(request: web.Request) -> web.Response:
-    me, p = require_user(request), page_params(request)
-    rows = await request.app[DB].fetchall(p.sql(Q.conversations.page), p.args(user_id=me))
-    return json_response(make_page(rows, p, key=lambda r: r["last_message_id"],
-                                   dump=lambda r: _conversation(request.app, r)))
+    return json_response(await chat.conversations(request.app, require_user(request), page_params(request)))
 
 
 @routes.get(r"/api/v1/conversations/{user_id:\d+}/messages")
@@ -128,11 +109,7 @@ async def conversations(request: web.Request) -> web.Response:
       auth="required", paginated=True, responses={200: MessageSchema, 404: None})
 async def history(request: web.Request) -> web.Response:
     me, peer, p = require_user(request), _id(request, "user_id"), page_params(request)
-    db = request.app[DB]
-    if peer == me or not await db.fetchval(Q.messages.user_exists, {"id": peer}):
-        raise NotFound("No such user.")
-    rows = await db.fetchall(p.sql(Q.messages.history), p.args(**chat.pair(me, peer)))
-    return json_response(make_page(rows, p, dump=lambda r: chat.message(request.app, r)))
+    return json_response(await chat.history(request.app, me, peer, p))
 
 
 @routes.post(r"/api/v1/conversations/{user_id:\d+}/read")
@@ -172,12 +149,7 @@ async def delete(request: web.Request) -> web.Response:
       responses={200: ResponseSchema, 404: None})
 async def responses(request: web.Request) -> web.Response:
     me, message_id, p = require_user(request), _id(request), page_params(request)
-    db = request.app[DB]
-    head = await db.fetchone(Q.messages.head, {"id": message_id})
-    if head is None or me not in (head["sender_id"], head["recipient_id"]):
-        raise NotFound("No such message.")
-    rows = await db.fetchall(p.sql(Q.messages.responses), p.args(message_id=message_id))
-    return json_response(make_page(rows, p, dump=lambda r: chat.response(request.app, r)))
+    return json_response(await chat.responses(request.app, me, message_id, p))
 
 
 @routes.post(r"/api/v1/messages/{id:\d+}/responses")

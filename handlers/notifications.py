@@ -5,16 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from server.auth import require_user
-from server.db import Tx
-from server.events import emit, run_and_publish
+from server import notifications
+from server.http.identity import require_user
 from server.http.openapi import docs
-from server.http.pagination import make_page, page_params
+from server.http.pagination import page_params
 from server.http.responses import json_response, load_body, load_query
 from server.http.schemas import Strict, UserSummarySchema
-from server.keys import DB
-from server.notify import present
-from server.queries import QUERIES as Q
 
 routes = web.RouteTableDef()
 TAGS = ["notifications"]
@@ -60,16 +56,13 @@ class UnreadSchema(Schema):
 async def index(request: web.Request) -> web.Response:
     me, p = require_user(request), page_params(request)
     unread = load_query(request, ListQuery())["unread"]
-    query = Q.notifications.unread_page if unread else Q.notifications.page
-    rows = await request.app[DB].fetchall(p.sql(query), p.args(user_id=me))
-    return json_response(make_page(rows, p, dump=lambda r: present(request.app, r)))
+    return json_response(await notifications.page(request.app, me, p, unread=unread))
 
 
 @routes.get("/api/v1/notifications/unread_count")
 @docs("How many notifications are unread", tags=TAGS, auth="required", responses={200: CountSchema})
 async def unread_count(request: web.Request) -> web.Response:
-    count = await request.app[DB].fetchval(Q.notifications.unread_count, {"user_id": require_user(request)})
-    return json_response({"count": int(count)})
+    return json_response({"count": await notifications.unread_count(request.app, require_user(request))})
 
 
 @routes.post("/api/v1/notifications/read")
@@ -78,19 +71,5 @@ async def unread_count(request: web.Request) -> web.Response:
 async def mark_read(request: web.Request) -> web.Response:
     me = require_user(request)
     data = await load_body(request, MarkReadSchema()) if request.body_exists else {}
-
-    async def tx(conn: Tx) -> int:
-        changed = 0
-        if "ids" in data:
-            changed += await conn.execute(Q.notifications.mark_ids, {"user_id": me, "ids": data["ids"]})
-        if "up_to_id" in data:
-            changed += await conn.execute(Q.notifications.mark_up_to, {"user_id": me, "up_to_id": data["up_to_id"]})
-        if not data:
-            changed = await conn.execute(Q.notifications.mark_all, {"user_id": me})
-        count = int(await conn.fetchval(Q.notifications.unread_count, {"user_id": me}))
-        if changed:
-            await emit(conn, me, "notification.read", {"unread_count": count})
-        return count
-
-    count = await run_and_publish(request.app, tx)
+    count = await notifications.mark_read(request.app, me, ids=data.get("ids"), up_to_id=data.get("up_to_id"))
     return json_response({"unread_count": count})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -10,14 +9,13 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from server import chat, events
-from server.auth import Principal, session_active
+from server import accounts, chat
 from server.errors import ApiError, BadRequest, Forbidden, Unauthorized
+from server.http.identity import require_principal
 from server.http.openapi import docs
 from server.http.responses import json_response, load_query
 from server.http.schemas import Strict
-from server.keys import CONFIG, DB, PRINCIPAL, REDIS, SERVICES
-from server.queries import QUERIES as Q
+from server.keys import CONFIG, PRINCIPAL, SERVICES
 from ws.hub import FrameError, Hub, Socket, frame
 
 routes = web.RouteTableDef()
@@ -78,31 +76,11 @@ def origin_allowed(request: web.Request) -> bool:
     return origin.rstrip("/").lower() in allowed
 
 
-def _ticket_key(app: web.Application, ticket: str) -> str:
-    return app[REDIS].key("wst", ticket)
-
-
-async def consume_ticket(app: web.Application, ticket: str) -> Principal | None:
-    # GETDEL: of two concurrent uses exactly one gets the value.
-    value = await app[REDIS].client.getdel(_ticket_key(app, ticket))
-    if not value:
-        return None
-    user_id, session_id, kind = value.split(":", 2)
-    principal = Principal(int(user_id), int(session_id), kind)
-    return principal if await session_active(app, principal) else None
-
-
 @routes.post("/api/v1/ws/ticket")
 @docs("A single-use ticket (30 s) to open the WebSocket with ?ticket=", tags=TAGS, auth="required",
       responses={201: TicketSchema})
 async def ticket(request: web.Request) -> web.Response:
-    principal: Principal = request[PRINCIPAL]
-    app = request.app
-    ttl = app[CONFIG].auth.ws_ticket_ttl
-    value = secrets.token_urlsafe(32)
-    await app[REDIS].client.set(_ticket_key(app, value),
-                                f"{principal.user_id}:{principal.session_id}:{principal.kind}", ex=ttl)
-    return json_response({"ticket": value, "expires_in": ttl}, status=201)
+    return json_response(await accounts.issue_ticket(request.app, require_principal(request)), status=201)
 
 
 @routes.get("/api/v1/ws")
@@ -116,7 +94,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     query = load_query(request, WsQuery())
     principal = request[PRINCIPAL]
     if principal is None and query.get("ticket"):
-        principal = await consume_ticket(app, query["ticket"])
+        principal = await accounts.redeem_ticket(app, query["ticket"])
         if principal is None:
             raise Unauthorized("The ticket is not valid, expired or was already used.")
     if principal is None:
@@ -182,14 +160,14 @@ async def _typing(sock: Socket, data: dict) -> None:
     to = _load(TypingFrame(), data)["to"]
     app = sock.request.app
     if to not in sock.peers:
-        if not await app[DB].fetchval(Q.realtime.is_peer, {"user_id": sock.user_id, "peer_id": to}):
+        if not await chat.is_peer(app, sock.user_id, to):
             raise FrameError("not_found", "No conversation with this user.")
         sock.peers.add(to)
     now = time.monotonic()
     if now - sock.typing_at.get(to, -1e9) < app[CONFIG].ws.typing_interval:
         return  # throttled: the peer already knows
     sock.typing_at[to] = now
-    await events.publish_transient(app, to, "typing", {"user_id": sock.user_id})
+    await chat.typing(app, sock.user_id, to)
 
 
 FRAMES = {"ping": _ping, "message.send": _send, "typing": _typing}

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from server import present
-from server.auth import require_user, viewer_id
-from server.errors import NotFound
+from server import users
+from server.http.identity import require_user, viewer_id
 from server.http.openapi import docs
-from server.http.pagination import make_page, page_params
+from server.http.pagination import page_params
 from server.http.responses import load_body, load_query, raw_json, raw_page
 from server.http.schemas import Strict, UserSchema
-from server.keys import DB
-from server.queries import QUERIES as Q
 
 routes = web.RouteTableDef()
 TAGS = ["users"]
-PROFILE_FIELDS = ("full_name", "bio", "location")
 
 
 class ProfileSchema(Strict):
@@ -40,20 +34,10 @@ class LookupQuery(Strict):
     username = fields.String(required=True, validate=validate.Length(min=1, max=30))
 
 
-async def show(request: web.Request, user_id: int | None, *, with_email: bool = False) -> web.Response:
-    """One User (JSON built by MariaDB), with the viewer's relation when a token was sent."""
-    viewer = viewer_id(request)
-    docs = await present.user_docs(request.app[DB], request.app, [user_id] if user_id else [],
-                                   viewer_id=None if with_email else viewer, with_email=with_email)
-    if user_id not in docs:
-        raise NotFound("No such user.")
-    return raw_json(docs[user_id])
-
-
 @routes.get("/api/v1/users/me")
 @docs("The viewer's own account (with email)", tags=TAGS, auth="required", responses={200: UserSchema})
 async def me(request: web.Request) -> web.Response:
-    return await show(request, require_user(request), with_email=True)
+    return raw_json(await users.get_user(request.app, require_user(request), with_email=True))
 
 
 @routes.patch("/api/v1/users/me")
@@ -62,13 +46,7 @@ async def me(request: web.Request) -> web.Response:
 async def update_me(request: web.Request) -> web.Response:
     user_id = require_user(request)
     data = await load_body(request, ProfileSchema())
-    args: dict[str, Any] = {"id": user_id}
-    for name in PROFILE_FIELDS:
-        args[f"set_{name}"] = name in data
-        args[name] = data.get(name)
-    db = request.app[DB]
-    await db.execute(Q.users.update_profile, args)
-    return await show(request, user_id, with_email=True)
+    return raw_json(await users.update_profile(request.app, user_id, data))
 
 
 @routes.get("/api/v1/users")
@@ -76,14 +54,8 @@ async def update_me(request: web.Request) -> web.Response:
       query=SearchQuery, responses={200: UserSchema, 400: None}, paginated=True)
 async def search(request: web.Request) -> web.Response:
     q = load_query(request, SearchQuery())["q"]
-    p = page_params(request)
-    prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    db = request.app[DB]
-    rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix))
-    page = make_page(rows, p)
-    docs = await present.user_docs(db, request.app, [r["id"] for r in page["items"]],
-                                   viewer_id=viewer_id(request))
-    return raw_page([docs[r["id"]] for r in page["items"] if r["id"] in docs], page["next_cursor"])
+    page = await users.search(request.app, q, page_params(request), viewer_id(request))
+    return raw_page(page["items"], page["next_cursor"])
 
 
 @routes.get("/api/v1/users/lookup")
@@ -91,11 +63,10 @@ async def search(request: web.Request) -> web.Response:
       query=LookupQuery, responses={200: UserSchema, 404: None})
 async def lookup(request: web.Request) -> web.Response:
     username = load_query(request, LookupQuery())["username"]
-    return await show(request, await request.app[DB].fetchval(Q.users.id_by_username, {"username": username}))
+    return raw_json(await users.lookup(request.app, username, viewer_id(request)))
 
 
 @routes.get(r"/api/v1/users/{id:\d+}")
 @docs("A user's public profile", tags=TAGS, auth="optional", responses={200: UserSchema, 404: None})
 async def get_user(request: web.Request) -> web.Response:
-    user_id = int(request.match_info["id"])
-    return await show(request, user_id)
+    return raw_json(await users.get_user(request.app, int(request.match_info["id"]), viewer_id(request)))

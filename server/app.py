@@ -11,6 +11,7 @@ import aiohttp_cors
 from aiohttp import web
 
 import handlers
+from server import accounts, timeline
 from server.auth import check_secret
 from server.config import Config, load_config
 from server.db import Database
@@ -18,6 +19,7 @@ from server.housekeeping import housekeeping_ctx
 from server.http.middlewares import auth_middleware, on_prepare, pipeline_middleware
 from server.http.ratelimit import RateLimiter
 from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
+from server.media import uploads
 from server.metrics import Metrics
 from server.redis import Redis
 from ws.bus import Bus, MemoryBus
@@ -37,6 +39,9 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app[SERVICES] = {}
     app.on_response_prepare.append(on_prepare)
     app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus), housekeeping_ctx])
+    # The core's services with state of their own, then the HTTP routes that call them.
+    for service in (accounts, timeline, uploads):
+        service.setup(app)
     handlers.setup(app)
     _setup_cors(app, config)
     return app

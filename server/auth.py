@@ -1,4 +1,8 @@
-"""Tokens and sessions: JWT access tokens, opaque rotating refresh tokens, revocation checks."""
+"""Tokens and session state: JWT access tokens, opaque tokens, and whether a session is still live.
+
+Issuing, rotating and revoking sessions is the accounts service's job (server/accounts.py); reading
+the principal off a request is the HTTP layer's (server/http/identity.py).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,9 @@ import jwt
 import redis.exceptions
 from aiohttp import web
 
-from server import events
 from server.config import Config
-from server.db import Conn
 from server.errors import ServiceUnavailable, Unauthorized
-from server.keys import CONFIG, DB, PRINCIPAL, REDIS
+from server.keys import DB, REDIS
 from server.queries import QUERIES as Q
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,10 @@ REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ", "sid"]
 # Session state is cached this long in Redis; revocation overwrites it at once.
 SESSION_CACHE_TTL = 300
 TOKEN_TYPES = {"access", "refresh", "ws", "reset"}
+# Session kinds: "api" (bearer tokens), "conduit" (longer-lived Conduit tokens), and "browser"
+# (an HttpOnly cookie bound to the session; its refresh token is never handed out).
+BROWSER = "browser"
+CONDUIT = "conduit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,29 +147,6 @@ async def session_active(app: web.Application, principal: Principal) -> bool:
     return active
 
 
-async def create_session(conn: Conn, config: Config, *, user_id: int, kind: str = "api",
-                         user_agent: str | None = None, ip: str | None = None) -> dict:
-    """Insert a session and its first refresh token; return the token response body parts."""
-    ttl = config.auth.conduit_ttl if kind == "conduit" else config.auth.refresh_ttl
-    session_id = await conn.insert(Q.sessions.create, {
-        "user_id": user_id, "kind": kind, "user_agent": (user_agent or "")[:255] or None,
-        "ip": ip, "ttl": ttl})
-    refresh, refresh_hash = new_opaque_token()
-    await conn.execute(Q.sessions.add_refresh, {"token_hash": refresh_hash, "session_id": session_id})
-    return token_pair(config, user_id=user_id, session_id=session_id, refresh=refresh, kind=kind)
-
-
-def token_pair(config: Config, *, user_id: int, session_id: int, refresh: str, kind: str = "api") -> dict:
-    ttl = config.auth.conduit_ttl if kind == "conduit" else config.auth.access_ttl
-    return {
-        "access_token": encode_token(config, user_id=user_id, session_id=session_id, ttl=ttl, kind=kind),
-        "refresh_token": refresh,
-        "token_type": "Bearer",
-        "expires_in": ttl,
-        "session_id": session_id,
-    }
-
-
 async def forget_sessions(app: web.Application, session_ids: list[int]) -> None:
     """After a revocation commits: mark the cached states revoked (MySQL already says so)."""
     if not session_ids:
@@ -176,62 +159,3 @@ async def forget_sessions(app: web.Application, session_ids: list[int]) -> None:
             await pipe.execute()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         log.warning("could not mark sessions %s revoked in Redis: %s", session_ids, exc)
-
-
-def bearer_token(request: web.Request) -> str | None:
-    """The token from `Authorization: Bearer <t>` (or Conduit's `Token <t>`)."""
-    header = request.headers.get("Authorization")
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() not in ("bearer", "token") or not token.strip():
-        raise Unauthorized("Use 'Authorization: Bearer <access token>'.")
-    return token.strip()
-
-
-async def authenticate(request: web.Request) -> Principal | None:
-    token = bearer_token(request)
-    if token is None:
-        return None
-    app = request.app
-    principal = decode_token(app[CONFIG], token)
-    if not await session_active(app, principal):
-        raise Unauthorized("The session has ended; log in again.")
-    return principal
-
-
-def viewer_id(request: web.Request) -> int | None:
-    principal = request.get(PRINCIPAL)
-    return principal.user_id if principal else None
-
-
-def require_user(request: web.Request) -> int:
-    principal = request.get(PRINCIPAL)
-    if principal is None:
-        raise Unauthorized()
-    return principal.user_id
-
-
-async def revoke_session(conn: Conn, session_id: int, reason: str) -> list[int]:
-    """Inside a transaction: revoke one session; [id] if it was live, else []."""
-    changed = await conn.execute(Q.sessions.revoke, {"id": session_id, "reason": reason})
-    return [session_id] if changed else []
-
-
-async def revoke_user_sessions(conn: Conn, user_id: int, reason: str, *, keep: int = 0) -> list[int]:
-    """Inside a transaction: revoke every live session of user_id except `keep`; their ids."""
-    rows = await conn.fetchall(Q.sessions.active_ids_except, {"user_id": user_id, "keep": keep})
-    await conn.execute(Q.sessions.revoke_all_of_user, {"user_id": user_id, "reason": reason, "keep": keep})
-    return [row["id"] for row in rows]
-
-
-async def sessions_revoked(app: web.Application, user_id: int, session_ids: list[int]) -> None:
-    """After the revocation commits: the cache says revoked at once, open sockets close.
-
-    Emits the transient event {"type": "session.revoked", "data": {"session_ids": [...]}}
-    that the WebSocket hub consumes (close code 4001).
-    """
-    if not session_ids:
-        return
-    await forget_sessions(app, session_ids)
-    await events.publish_transient(app, user_id, "session.revoked", {"session_ids": list(session_ids)})

@@ -1,4 +1,5 @@
-"""One-to-one chat: the one send path (REST and the `message.send` frame), edits, reads, responses."""
+"""One-to-one chat: the one send path (REST and the `message.send` frame), edits, reads, responses,
+conversations and history, typing."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from aiohttp import web
 from server import present
 from server.db import Conn, Tx, error_code
 from server.errors import Forbidden, NotFound, ValidationFailed
-from server.events import emit, emit_many, run_and_publish
+from server.events import emit, emit_many, publish_transient, run_and_publish
 from server.formats import iso
+from server.http.pagination import PageParams, make_page
 from server.keys import DB
-from server.notify import create as create_notification
-from server.notify import notify, now_ms
+from server.notifications import create as create_notification
+from server.notifications import notify, now_ms
 from server.queries import QUERIES as Q
 
 MAX_CONTENT = 5000
@@ -46,6 +48,17 @@ def response(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"], "message_id": row["message_id"], "author_id": row["author_id"],
         "response_type": row["response_type"], "content": row["content"], "media": media_of(app, row),
         "created_at": iso(row["created_at"]),
+    }
+
+
+def conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
+    """A Q.conversations.page row → Conversation."""
+    return {
+        "peer": {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
+                 "profile_pic": present.media_url(app, row["peer_avatar_key"])},
+        "last_message": message(app, row),
+        "unread_count": row["unread_count"],
+        "last_read_id": row["last_read_id"],
     }
 
 
@@ -242,3 +255,42 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
         return obj
 
     return await run_and_publish(app, fn)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+async def conversations(app: web.Application, user_id: int, p: PageParams) -> dict[str, Any]:
+    """The user's conversations, most recent first → a page of Conversation."""
+    rows = await app[DB].fetchall(p.sql(Q.conversations.page), p.args(user_id=user_id))
+    return make_page(rows, p, key=lambda r: r["last_message_id"], dump=lambda r: conversation(app, r))
+
+
+async def history(app: web.Application, user_id: int, peer_id: int, p: PageParams) -> dict[str, Any]:
+    """Messages between the user and a peer → a page of Message; 404 for no such user (or oneself)."""
+    db = app[DB]
+    if peer_id == user_id or not await db.fetchval(Q.messages.user_exists, {"id": peer_id}):
+        raise NotFound("No such user.")
+    rows = await db.fetchall(p.sql(Q.messages.history), p.args(**pair(user_id, peer_id)))
+    return make_page(rows, p, dump=lambda r: message(app, r))
+
+
+async def responses(app: web.Application, user_id: int, message_id: int, p: PageParams) -> dict[str, Any]:
+    """Responses to a message the user takes part in → a page of Response; 404 otherwise."""
+    db = app[DB]
+    head = await db.fetchone(Q.messages.head, {"id": message_id})
+    if head is None or user_id not in (head["sender_id"], head["recipient_id"]):
+        raise NotFound("No such message.")
+    rows = await db.fetchall(p.sql(Q.messages.responses), p.args(message_id=message_id))
+    return make_page(rows, p, dump=lambda r: response(app, r))
+
+
+# --- typing ---------------------------------------------------------------------------------
+
+async def is_peer(app: web.Application, user_id: int, peer_id: int) -> bool:
+    """Whether the two have a conversation (only peers may see each other typing)."""
+    return bool(await app[DB].fetchval(Q.realtime.is_peer, {"user_id": user_id, "peer_id": peer_id}))
+
+
+async def typing(app: web.Application, user_id: int, peer_id: int) -> None:
+    """Tell the peer the user is typing: a transient event, neither stored nor replayed."""
+    await publish_transient(app, peer_id, "typing", {"user_id": user_id})

@@ -1,4 +1,5 @@
-"""The home timeline: the SQL answer, and its Redis cache: the newest post ids per user, fanned out on write, SQL when cold.
+"""Timelines: the public one, a user's posts, and the home timeline: its SQL answer and its Redis cache
+(the newest post ids per user, fanned out on write, SQL when cold).
 
 Shape. One sorted set per user, ``tl:<generation>:<user_id>`` (through the Redis key prefix),
 members the post ids of the user's home feed with score = id, plus markers at scores <= 0:
@@ -45,7 +46,8 @@ import redis.exceptions
 from aiohttp import web
 
 from server.db import Conn
-from server.documents import post_docs
+from server.documents import post_docs, post_page
+from server.errors import NotFound
 from server.http.pagination import PageParams, make_page
 from server.keys import CONFIG, DB, REDIS, SERVICES
 from server.queries import QUERIES as Q
@@ -338,7 +340,7 @@ def of(app: web.Application) -> Timelines:
     return app[SERVICES]["timeline"]
 
 
-# Hooks for the write paths (handlers/posts.py, handlers/follows.py), after COMMIT.
+# Hooks for the write paths (server/posts.py, server/follows.py), after COMMIT.
 
 async def post_created(app: web.Application, author_id: int, post_id: int) -> None:
     await of(app).post_created(author_id, post_id)
@@ -357,7 +359,7 @@ async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[
     return await of(app).page_ids(p, viewer_id)
 
 
-# --- the SQL answer and the home page ---------------------------------------------------------
+# --- pages: public, a user's, home (the SQL answer and the cached one) ---------------------------------------------------------
 
 # Id spans the home feed tries before reading the whole (user_id, id) ranges. Post ids grow
 # with time, so when the newest window already holds a full page those are the newest posts,
@@ -408,4 +410,18 @@ async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict
             # A post deleted after COMMIT but before its removal from the cache: ask MySQL.
             page = make_page(await home_ids(c, p, viewer_id), p)
             page["items"] = await post_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
+    return page
+
+
+async def public_page(app: web.Application, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
+    """Every post, newest first, as a page of Post documents."""
+    return await post_page(app, Q.feed.public_ids, p, viewer_id)
+
+
+async def user_page(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
+    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user."""
+    page = await post_page(app, Q.feed.user_ids, p, viewer_id, user_id=user_id)
+    # Posts go with their author, so only an empty page needs to ask whether the user exists.
+    if not page["items"] and not await app[DB].fetchval(Q.follows.user_exists, {"id": user_id}):
+        raise NotFound("No such user.")
     return page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from handlers.follows import follow, relation, unfollow
+from server.follows import follow, relation, unfollow
 from server.keys import DB
 from tests.helpers import problem_of
 from tests.test_posts import scalar, user_row

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from handlers.follows import follow
-from handlers.posts import create_post, delete_post
 from server import timeline
 from server.app import create_app
+from server.follows import follow
 from server.keys import REDIS
+from server.posts import create_post, delete_post
 from tests.test_posts import new_post
 
 

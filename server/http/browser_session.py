@@ -16,7 +16,6 @@ from server.http.middlewares import COOKIE_AUTH
 from server.keys import CONFIG
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-KIND = "browser"
 # aiohttp_session's own middleware and get_session() keep their state under plain string
 # request keys (a NotAppKeyWarning on every request), so this module drives the storage itself.
 SESSION = web.RequestKey("browser_session", Session)
@@ -92,7 +91,7 @@ async def cookie_auth(request: web.Request) -> auth.Principal | None:
     if not user_id or not session_id:
         return None
     check_origin(request)
-    principal = auth.Principal(int(user_id), int(session_id), KIND)
+    principal = auth.Principal(int(user_id), int(session_id), auth.BROWSER)
     if not await auth.session_active(request.app, principal):
         return None
     return principal

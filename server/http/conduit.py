@@ -1,41 +1,17 @@
-"""RealWorld "Conduit" shapes: slugs, presenters, and `{"errors": {...}}` instead of problem+json."""
+"""RealWorld "Conduit" shapes: presenters, and `{"errors": {...}}` instead of problem+json."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from marshmallow import Schema, fields
 
+from server.articles import fallback_slug
 from server.errors import ApiError, Unauthorized
 from server.http.responses import iso, json_response
 from server.present import media_url
-
-SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_FALLBACK = re.compile(r"^(.*)-(\d{1,19})$")
-
-
-def slugify(title: str) -> str:
-    """"How to train your Dragon!" -> "how-to-train-your-dragon" (ASCII; "article" if nothing is left)."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = _NOT_SLUG.sub("-", ascii_title.lower()).strip("-")[:SLUG_MAX].strip("-")
-    return slug or "article"
-
-
-def fallback_slug(title: str, post_id: int) -> str:
-    """The slug of a titled post that has none stored (e.g. made through /api/v1)."""
-    return f"{slugify(title)}-{post_id}"
-
-
-def split_fallback(slug: str) -> tuple[str, int] | None:
-    """"hello-world-42" -> ("hello-world", 42), or None."""
-    match = _FALLBACK.match(slug)
-    return (match.group(1), int(match.group(2))) if match else None
-
 
 # --- presenters (rows -> Conduit objects) ---------------------------------------------------
 
@@ -50,7 +26,7 @@ def profile(app: web.Application, row: dict[str, Any], following: bool = False) 
 
 
 def user(app: web.Application, row: dict[str, Any], token: str) -> dict[str, Any]:
-    """User (the account itself) from Q.conduit.account."""
+    """User (the account itself) from an accounts.account() row."""
     return {
         "email": row["email"],
         "token": token,
@@ -60,14 +36,14 @@ def user(app: web.Application, row: dict[str, Any], token: str) -> dict[str, Any
     }
 
 
-def article(app: web.Application, row: dict[str, Any], tags: list[str], *,
-            with_body: bool = True) -> dict[str, Any]:
-    """Article from a Q.conduit.articles_by_ids row; lists leave the body out (spec 2.0)."""
+def article(app: web.Application, row: dict[str, Any], *, with_body: bool = True) -> dict[str, Any]:
+    """Article from an articles row (server/articles.py, with its tags); lists leave the body out
+    (spec 2.0)."""
     out = {
         "slug": row["slug"] or fallback_slug(row["title"], row["id"]),
         "title": row["title"],
         "description": row["description"] or "",
-        "tagList": tags,
+        "tagList": row["tags"],
         "createdAt": iso(row["created_at"]),
         "updatedAt": iso(row["updated_at"]),
         "favorited": bool(row["favorited"]),
@@ -80,7 +56,7 @@ def article(app: web.Application, row: dict[str, Any], tags: list[str], *,
 
 
 def comment(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
-    """Comment from a Q.conduit.comments_of_post / comment_by_id row."""
+    """Comment from an articles.article_comments() / add_comment() row."""
     return {
         "id": row["id"],
         "createdAt": iso(row["created_at"]),

@@ -12,10 +12,10 @@ import uuid
 import redis.exceptions
 from aiohttp import web
 
-from server import auth
 from server.config import Config
 from server.db import is_unavailable
 from server.errors import ApiError, ServiceUnavailable, Unauthorized, problem
+from server.http.identity import authenticate
 from server.http.openapi import AUTH_REQUIRED
 from server.http.responses import problem_response
 from server.keys import CONFIG, PRINCIPAL, REQUEST_ID, SERVICES
@@ -140,7 +140,7 @@ async def auth_middleware(request: web.Request, handler):
     ratelimit.writes_user (auth routes have limits of their own).
     """
     try:
-        principal = await auth.authenticate(request)
+        principal = await authenticate(request)
     except Unauthorized:
         if not _bad_token_is_anonymous(request):
             raise
@@ -173,8 +173,8 @@ def _bad_token_is_anonymous(request: web.Request) -> bool:
             and getattr(request.match_info.handler, "__auth__", None) != AUTH_REQUIRED)
 
 
-# Optional browser-session authenticator (aiohttp-session), installed by the accounts area:
-# async def cookie_auth(request) -> auth.Principal | None
+# Optional browser-session authenticator (aiohttp-session), installed by browser_session.setup:
+# async def cookie_auth(request) -> server.auth.Principal | None
 COOKIE_AUTH = web.AppKey("cookie_auth", object)
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from server.posts import MAX_MEDIA
 
 
 class Strict(Schema):
@@ -49,6 +53,30 @@ class Email(fields.String):
         return value.strip()
 
 
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def media_ids_field() -> fields.List:
+    return fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
+                       validate=validate.Length(max=MAX_MEDIA))
+
+
+class MediaIdsMixin:
+    @validates("media_ids")
+    def _distinct(self, value: list[int], **_: Any) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("Media ids must be distinct.")
+
+
+class UploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={
+        "type": "string", "format": "binary",
+        "description": "JPEG, PNG, WebP or GIF image, or MP4 or WebM video; the type is judged from the bytes",
+    })
+
+
 # Output objects, for the OpenAPI document (responses are built in server/present.py).
 class UserSummarySchema(Schema):
     id = fields.Integer(required=True)
@@ -90,3 +118,8 @@ class TokenPairSchema(Schema):
     refresh_token = fields.String()
     token_type = fields.String()
     expires_in = fields.Integer()
+
+
+class LikeStateSchema(Schema):
+    liked = fields.Boolean(required=True)
+    likes_count = fields.Integer(required=True)

@@ -1,4 +1,5 @@
-"""Notifications: the row and its `notification.created` event, inside the action's transaction."""
+"""Notifications: created and retracted inside the acting transaction (with their events), listed,
+counted and marked read (`notification.read` with the new unread count)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from server.db import Conn
-from server.events import Event, emit
+from server.db import Conn, Tx
+from server.events import Event, emit, run_and_publish
 from server.formats import iso
+from server.http.pagination import PageParams, make_page
+from server.keys import DB
 from server.present import media_url
 from server.queries import QUERIES as Q
 
@@ -74,10 +77,8 @@ async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, a
                  message_id: int | None = None, response_id: int | None = None) -> list[Event]:
     """Create a notification for user_id (never for acting on one's own things).
 
-    Call inside the action's transaction; publish the returned events after COMMIT:
-        events = await notify(tx, app, user_id=post_owner, type="like", actor_id=me, post_id=pid)
-        ...commit...
-        await events.publish(app, events)
+    Call inside the action's transaction (the Tx of events.run_and_publish): the event goes with
+    the transaction and is published after COMMIT. Returns it (or [] for one's own things).
     """
     obj = await create(conn, app, user_id=user_id, type=type, actor_id=actor_id, post_id=post_id,
                        comment_id=comment_id, message_id=message_id, response_id=response_id)
@@ -101,3 +102,38 @@ async def retract(conn: Conn, app: web.Application, *, user_id: int, type: str, 
     await conn.execute(Q.notifications.delete_ids, {"ids": [r["id"] for r in rows]})
     count = await conn.fetchval(Q.notifications.unread_count, {"user_id": user_id})
     return [await emit(conn, user_id, "notification.read", {"unread_count": int(count)})]
+
+
+# --- the recipient's side ------------------------------------------------------------------------
+
+async def page(app: web.Application, user_id: int, p: PageParams, *, unread: bool = False) -> dict[str, Any]:
+    """The user's notifications, newest first (only unread ones when asked) → a page of Notification."""
+    query = Q.notifications.unread_page if unread else Q.notifications.page
+    rows = await app[DB].fetchall(p.sql(query), p.args(user_id=user_id))
+    return make_page(rows, p, dump=lambda r: present(app, r))
+
+
+async def unread_count(app: web.Application, user_id: int) -> int:
+    return int(await app[DB].fetchval(Q.notifications.unread_count, {"user_id": user_id}))
+
+
+async def mark_read(app: web.Application, user_id: int, *, ids: list[int] | None = None,
+                    up_to_id: int | None = None) -> int:
+    """Mark read by ids and/or up to an id, or (neither) all → the unread count left.
+
+    A change sends the user `notification.read` with that count.
+    """
+    async def tx(conn: Tx) -> int:
+        changed = 0
+        if ids is not None:
+            changed += await conn.execute(Q.notifications.mark_ids, {"user_id": user_id, "ids": ids})
+        if up_to_id is not None:
+            changed += await conn.execute(Q.notifications.mark_up_to, {"user_id": user_id, "up_to_id": up_to_id})
+        if ids is None and up_to_id is None:
+            changed = await conn.execute(Q.notifications.mark_all, {"user_id": user_id})
+        count = int(await conn.fetchval(Q.notifications.unread_count, {"user_id": user_id}))
+        if changed:
+            await emit(conn, user_id, "notification.read", {"unread_count": count})
+        return count
+
+    return await run_and_publish(app, tx)

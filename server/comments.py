@@ -1,0 +1,94 @@
+"""Comments on posts: create (the post's author is notified), edit, delete, one comment, a post's page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from server.db import Tx
+from server.documents import comment_docs, comment_page
+from server.errors import Forbidden, NotFound
+from server.events import run_and_publish
+from server.http.pagination import PageParams
+from server.keys import DB
+from server.media.uploads import remove_files
+from server.notifications import notify
+from server.posts import attach_media, post_exists
+from server.queries import QUERIES as Q
+
+_UNSET: Any = object()
+
+
+async def create_comment(app: web.Application, user_id: int, post_id: int, content: str,
+                         media_ids: Sequence[int] = ()) -> int:
+    """Comment on a post (comments_count + 1; the post's author is notified) → the comment id."""
+    async def fn(conn: Tx) -> int:
+        post = await conn.fetchone(Q.posts.lock, {"id": post_id})
+        if post is None:
+            raise NotFound("No such post.")
+        comment_id = await conn.insert(Q.comments.create, {"post_id": post_id, "user_id": user_id,
+                                                           "content": content})
+        await conn.execute(Q.comments.bump_post, {"post_id": post_id, "delta": 1})
+        await attach_media(conn, user_id, media_ids, comment_id=comment_id)
+        await notify(conn, app, user_id=post["user_id"], type="comment", actor_id=user_id,
+                     post_id=post_id, comment_id=comment_id)
+        return comment_id
+
+    return await run_and_publish(app, fn)
+
+
+async def update_comment(app: web.Application, user_id: int, comment_id: int, *, content: Any = _UNSET,
+                         media_ids: Any = _UNSET) -> None:
+    """Edit one's own comment; media_ids replaces its attachments."""
+    async def fn(conn: Tx) -> None:
+        row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
+        if row is None:
+            raise NotFound("No such comment.")
+        if row["user_id"] != user_id:
+            raise Forbidden("Only the author may edit this comment.")
+        await conn.execute(Q.comments.update, {"id": comment_id, "set_content": content is not _UNSET,
+                                               "content": None if content is _UNSET else content})
+        if media_ids is not _UNSET:
+            await conn.execute(Q.posts.detach_comment_media, {"comment_id": comment_id})
+            await attach_media(conn, user_id, media_ids or (), comment_id=comment_id)
+
+    await run_and_publish(app, fn)
+
+
+async def delete_comment(app: web.Application, user_id: int, comment_id: int) -> None:
+    """Delete a comment: its author or the post's author (comments_count - 1); its media files go too."""
+    async def fn(conn: Tx) -> list[dict[str, Any]]:
+        owner = await conn.fetchone(Q.comments.owner, {"id": comment_id})
+        if owner is None:
+            raise NotFound("No such comment.")
+        if user_id not in (owner["user_id"], owner["post_author_id"]):
+            raise Forbidden("Only the comment's author or the post's author may delete it.")
+        # Post row first, as in create_comment, so the two never lock in opposite orders.
+        if await conn.fetchone(Q.posts.lock, {"id": owner["post_id"]}) is None:
+            raise NotFound("No such comment.")
+        files = await conn.fetchall(Q.posts.comment_media_keys, {"comment_id": comment_id})
+        if not await conn.execute(Q.comments.delete, {"id": comment_id}):
+            raise NotFound("No such comment.")
+        await conn.execute(Q.comments.bump_post, {"post_id": owner["post_id"], "delta": -1})
+        return files
+
+    await remove_files(app, await run_and_publish(app, fn))
+
+
+async def get_comment(app: web.Application, comment_id: int, viewer: int | None) -> str:
+    """The Comment as a JSON document (built by MariaDB), for raw_json; 404 when there is none."""
+    docs = await comment_docs(app, [comment_id], viewer)
+    if not docs:
+        raise NotFound("No such comment.")
+    return docs[0]
+
+
+async def post_comments(app: web.Application, post_id: int, p: PageParams, viewer: int | None) -> dict[str, Any]:
+    """A page of a post's comments as documents, newest first; 404 when there is no such post."""
+    page = await comment_page(app, p, viewer, post_id)
+    # Comments go with their post, so only an empty page needs to ask whether the post exists.
+    if not page["items"] and not await post_exists(app[DB], post_id):
+        raise NotFound("No such post.")
+    return page

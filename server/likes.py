@@ -1,0 +1,81 @@
+"""Likes on posts and comments: idempotent like/unlike with exact counters and notifications, likers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server import present
+from server.db import Tx
+from server.errors import NotFound
+from server.events import run_and_publish
+from server.http.pagination import PageParams, make_page
+from server.keys import DB
+from server.notifications import notify, retract
+from server.posts import post_exists
+from server.queries import QUERIES as Q
+
+
+async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bool) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
+        # The post row locked first: likers queue on it instead of deadlocking on the
+        # shared FK lock that INSERT would otherwise take before the counter's exclusive one.
+        post = await conn.fetchone(Q.posts.lock, {"id": post_id})
+        if post is None:
+            raise NotFound("No such post.")
+        args = {"post_id": post_id, "user_id": user_id}
+        if await conn.execute(Q.likes.like_post if on else Q.likes.unlike_post, args):
+            await conn.execute(Q.likes.bump_post, {"post_id": post_id, "delta": 1 if on else -1})
+            change = notify if on else retract
+            await change(conn, app, user_id=post["user_id"], type="like", actor_id=user_id, post_id=post_id)
+        count = await conn.fetchval(Q.likes.post_likes_count, {"post_id": post_id})
+        return {"liked": on, "likes_count": int(count)}
+
+    return await run_and_publish(app, fn)
+
+
+async def like_post(app: web.Application, user_id: int, post_id: int) -> dict[str, Any]:
+    """Like (idempotent) → {liked: True, likes_count}."""
+    return await _post_like(app, user_id, post_id, on=True)
+
+
+async def unlike_post(app: web.Application, user_id: int, post_id: int) -> dict[str, Any]:
+    """Unlike (idempotent) → {liked: False, likes_count}."""
+    return await _post_like(app, user_id, post_id, on=False)
+
+
+async def likers(app: web.Application, post_id: int, p: PageParams) -> dict[str, Any]:
+    """Who liked a post, newest like first → a page of UserSummary; 404 when there is no such post."""
+    async with app[DB].connection() as conn:
+        if not await post_exists(conn, post_id):
+            raise NotFound("No such post.")
+        rows = await conn.fetchall(p.sql(Q.likes.post_likers), p.args(post_id=post_id))
+    return make_page(rows, p, key=lambda r: r["like_id"], dump=lambda r: present.user_summary(app, r))
+
+
+async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, on: bool) -> dict[str, Any]:
+    async def fn(conn: Tx) -> dict[str, Any]:
+        row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
+        if row is None:
+            raise NotFound("No such comment.")
+        args = {"comment_id": comment_id, "user_id": user_id}
+        if await conn.execute(Q.likes.like_comment if on else Q.likes.unlike_comment, args):
+            await conn.execute(Q.likes.bump_comment, {"comment_id": comment_id, "delta": 1 if on else -1})
+            change = notify if on else retract
+            await change(conn, app, user_id=row["user_id"], type="comment_like",
+                         actor_id=user_id, post_id=row["post_id"], comment_id=comment_id)
+        count = await conn.fetchval(Q.likes.comment_likes_count, {"comment_id": comment_id})
+        return {"liked": on, "likes_count": int(count)}
+
+    return await run_and_publish(app, fn)
+
+
+async def like_comment(app: web.Application, user_id: int, comment_id: int) -> dict[str, Any]:
+    """Like a comment (idempotent) → {liked: True, likes_count}."""
+    return await _comment_like(app, user_id, comment_id, on=True)
+
+
+async def unlike_comment(app: web.Application, user_id: int, comment_id: int) -> dict[str, Any]:
+    """Unlike a comment (idempotent) → {liked: False, likes_count}."""
+    return await _comment_like(app, user_id, comment_id, on=False)

@@ -1,0 +1,105 @@
+"""Posts: create (with media), edit, delete (its files after COMMIT), and one post as a document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from server import timeline
+from server.db import Conn, Tx
+from server.documents import post_docs
+from server.errors import Forbidden, NotFound, ValidationFailed
+from server.events import run_and_publish
+from server.media.uploads import remove_files
+from server.queries import QUERIES as Q
+
+MAX_MEDIA = 4  # attachments per post or comment
+_UNSET: Any = object()
+
+
+async def attach_media(conn: Conn, user_id: int, media_ids: Sequence[int], *, post_id: int | None = None,
+                       comment_id: int | None = None) -> None:
+    """Attach the author's own unattached uploads, all or none (422), in the caller's transaction."""
+    ids = list(media_ids)
+    if not ids:
+        return
+    if len(set(ids)) != len(ids) or len(ids) > MAX_MEDIA:
+        raise ValidationFailed({"media_ids": [f"At most {MAX_MEDIA} distinct media ids."]})
+    attached = await conn.execute(Q.posts.attach_media, {
+        "ids": ids, "order": ",".join(map(str, ids)), "user_id": user_id,
+        "post_id": post_id, "comment_id": comment_id})
+    if attached != len(ids):
+        raise ValidationFailed({"media_ids": ["Each media id must be one of your own uploads, not yet attached."]})
+
+
+async def create_post(app: web.Application, user_id: int, content: str, title: str | None = None,
+                      media_ids: Sequence[int] = ()) -> int:
+    """Create a post (posts_count + 1, media attached) → its id; it joins the home timelines."""
+    async def fn(conn: Tx) -> int:
+        await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1})
+        post_id = await conn.insert(Q.posts.create, {"user_id": user_id, "title": title, "content": content})
+        await attach_media(conn, user_id, media_ids, post_id=post_id)
+        return post_id
+
+    post_id = await run_and_publish(app, fn)
+    await timeline.post_created(app, user_id, post_id)
+    return post_id
+
+
+async def _lock_own_post(conn: Conn, user_id: int, post_id: int) -> dict[str, Any]:
+    row = await conn.fetchone(Q.posts.lock, {"id": post_id})
+    if row is None:
+        raise NotFound("No such post.")
+    if row["user_id"] != user_id:
+        raise Forbidden("Only the author may change this post.")
+    return row
+
+
+async def update_post(app: web.Application, user_id: int, post_id: int, *, content: Any = _UNSET,
+                      title: Any = _UNSET, media_ids: Any = _UNSET) -> None:
+    """Edit one's own post: only the given fields change; media_ids replaces the attachments."""
+    async def fn(conn: Tx) -> None:
+        await _lock_own_post(conn, user_id, post_id)
+        await conn.execute(Q.posts.update, {
+            "id": post_id, "set_content": content is not _UNSET, "content": None if content is _UNSET else content,
+            "set_title": title is not _UNSET, "title": None if title is _UNSET else title})
+        if media_ids is not _UNSET:
+            await conn.execute(Q.posts.detach_post_media, {"post_id": post_id})
+            await attach_media(conn, user_id, media_ids or (), post_id=post_id)
+
+    await run_and_publish(app, fn)
+
+
+async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
+    """Delete one's own post; comments, likes, attachments (and their files) and notifications go with it."""
+    async def fn(conn: Tx) -> list[dict[str, Any]]:
+        owner = await conn.fetchone(Q.posts.owner, {"id": post_id})
+        if owner is None:
+            raise NotFound("No such post.")
+        if owner["user_id"] != user_id:
+            raise Forbidden("Only the author may delete this post.")
+        # The author's row first (as in create_post), then the post.
+        await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": -1})
+        await _lock_own_post(conn, user_id, post_id)
+        files = await conn.fetchall(Q.posts.post_media_keys, {"post_id": post_id})
+        await conn.execute(Q.posts.delete, {"id": post_id})
+        return files
+
+    files = await run_and_publish(app, fn)
+    await timeline.post_deleted(app, user_id, post_id)
+    await remove_files(app, files)
+
+
+async def get_post(app: web.Application, post_id: int, viewer: int | None) -> str:
+    """The Post as a JSON document (built by MariaDB), for raw_json; 404 when there is none."""
+    docs = await post_docs(app, [post_id], viewer)
+    if not docs:
+        raise NotFound("No such post.")
+    return docs[0]
+
+
+async def post_exists(conn: Any, post_id: int) -> bool:
+    """Whether the post exists (conn: the Database or a Conn)."""
+    return await conn.fetchone(Q.posts.owner, {"id": post_id}) is not None
