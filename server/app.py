@@ -21,6 +21,7 @@ from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
 from server.metrics import Metrics
 from server.redis import Redis
 from ws.bus import Bus, MemoryBus
+from ws.socketio import setup as setup_socketio
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus), housekeeping_ctx])
     handlers.setup(app)
     _setup_cors(app, config)
+    setup_socketio(app)  # after CORS: Engine.IO answers CORS for /socket.io/ from the same origins
     return app
 
 
