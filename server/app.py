@@ -23,6 +23,7 @@ from server.media import uploads
 from server.metrics import Metrics
 from server.redis import Redis
 from ws.bus import Bus, MemoryBus
+from ws.socketio import setup as setup_socketio
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
         service.setup(app)
     handlers.setup(app)
     _setup_cors(app, config)
+    setup_socketio(app)  # after CORS: Engine.IO answers CORS for /socket.io/ from the same origins
     return app
 
 

@@ -79,6 +79,28 @@ class Socket:
         self.typing_at: dict[int, float] = {}
         self.peers: set[int] = set()
 
+    # The transport seam: a native WebSocket here; ws/socketio.py implements the same five over
+    # Socket.IO, so the hub and the frame handlers serve both transports alike.
+
+    def enqueue(self, text: str) -> None:
+        """Queue an outgoing frame (asyncio.QueueFull when the socket does not keep up)."""
+        self.queue.put_nowait(text)
+
+    async def send_text(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+    async def read_frames(self, hub: Hub, on_frame: FrameHandler) -> None:
+        """Serve the client's frames until the socket closes."""
+        await hub._read(self, on_frame)
+
+    async def close_transport(self, code: int, reason: str) -> None:
+        await self.ws.close(code=code, message=reason.encode())
+
+    def abort(self) -> None:
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
 
 class Hub:
     def __init__(self, app: web.Application):
@@ -128,7 +150,7 @@ class Hub:
                 await self.close(sock, INTERNAL, "try again")
                 return
             await self._presence_connected(sock, was_online)
-            await self._read(sock, on_frame)
+            await sock.read_frames(self, on_frame)
         finally:
             await self._remove(sock)
             if sock.writer is not None:
@@ -164,26 +186,30 @@ class Hub:
 
     async def _read(self, sock: Socket, on_frame: FrameHandler) -> None:
         async for msg in sock.ws:
-            if sock.closing:
+            if not await self.receive(sock, lambda msg=msg: _parse_message(msg), on_frame):
                 break
-            if not self._within_rate(sock):
-                await self.close(sock, POLICY, "too many frames")
-                break
-            try:
-                if msg.type == WSMsgType.TEXT:
-                    type_, data = parse_frame(msg.data)
-                    await on_frame(sock, type_, data)
-                else:
-                    raise FrameError("bad_frame", "Frames are JSON text.")
-            except FrameError as exc:
-                self.push(sock, exc.frame())
-                if self._too_many_errors(sock):
-                    await self.close(sock, POLICY, "too many bad frames")
-                    break
-            except Exception:  # a failing frame never takes the socket (or the process) down
-                log.exception("frame of user %s failed", sock.user_id)
-                self.push(sock, FrameError("internal", "The frame could not be served; retry.").frame())
         # aiohttp has already closed with 1009 (too big) or answered the client's close.
+
+    async def receive(self, sock: Socket, parse: Callable[[], tuple[str, dict[str, Any]]],
+                      on_frame: FrameHandler) -> bool:
+        """One client frame, whatever the transport; False once the socket is being closed."""
+        if sock.closing:
+            return False
+        if not self._within_rate(sock):
+            await self.close(sock, POLICY, "too many frames")
+            return False
+        try:
+            type_, data = parse()
+            await on_frame(sock, type_, data)
+        except FrameError as exc:
+            self.push(sock, exc.frame())
+            if self._too_many_errors(sock):
+                await self.close(sock, POLICY, "too many bad frames")
+                return False
+        except Exception:  # a failing frame never takes the socket (or the process) down
+            log.exception("frame of user %s failed", sock.user_id)
+            self.push(sock, FrameError("internal", "The frame could not be served; retry.").frame())
+        return True
 
     def _within_rate(self, sock: Socket) -> bool:
         if self._rate is None:
@@ -201,7 +227,7 @@ class Hub:
         if sock.closing:
             return
         try:
-            sock.queue.put_nowait(text)
+            sock.enqueue(text)
         except asyncio.QueueFull:
             log.info("closing slow socket of user %s (send queue full)", sock.user_id)
             self._spawn(self.close(sock, POLICY, "too slow"))
@@ -210,7 +236,7 @@ class Hub:
         try:
             while True:
                 text = await sock.queue.get()
-                await asyncio.wait_for(sock.ws.send_str(text), WRITE_TIMEOUT)
+                await asyncio.wait_for(sock.send_text(text), WRITE_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -226,11 +252,9 @@ class Hub:
         if sock.writer is not None and sock.writer is not asyncio.current_task():
             sock.writer.cancel()
         try:
-            await asyncio.wait_for(sock.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+            await asyncio.wait_for(sock.close_transport(code, reason), CLOSE_TIMEOUT)
         except Exception:
-            transport = sock.request.transport
-            if transport is not None:
-                transport.abort()
+            sock.abort()
 
     # --- the event stream -----------------------------------------------------------------
 
@@ -414,6 +438,12 @@ def _window_hit(stamps: deque[float], limit: int, window: float) -> bool:
         stamps.popleft()
     stamps.append(now)
     return len(stamps) <= limit
+
+
+def _parse_message(msg: Any) -> tuple[str, dict[str, Any]]:
+    if msg.type != WSMsgType.TEXT:
+        raise FrameError("bad_frame", "Frames are JSON text.")
+    return parse_frame(msg.data)
 
 
 def parse_frame(text: str) -> tuple[str, dict[str, Any]]:
