@@ -1,45 +1,26 @@
-"""Real time: the WebSocket endpoint (auth before the upgrade), single-use tickets, client frames."""
+"""Real time: the WebSocket endpoint (auth before the upgrade) and single-use tickets. What client
+frames mean is ws/frames.py; the hub is ws/hub.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
-
 from aiohttp import web
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from server import accounts, chat
-from server.errors import ApiError, BadRequest, Forbidden, Unauthorized
-from server.http.identity import require_principal
+from server import accounts
+from server.errors import BadRequest, Forbidden, Unauthorized
+from server.http.identity import origin_allowed, require_principal
 from server.http.openapi import docs
 from server.http.responses import json_response, load_query
-from server.http.schemas import Strict
-from server.keys import CONFIG, PRINCIPAL, SERVICES
-from ws.hub import FrameError, Hub, Socket, frame
+from server.keys import CONFIG, PRINCIPAL
+from ws import hub
+from ws.frames import on_frame
 
 routes = web.RouteTableDef()
 TAGS = ["real time"]
 
 
 def setup(app: web.Application) -> None:
-    hub = Hub(app)
-    app[SERVICES]["hub"] = hub
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        await hub.start()
-        yield
-        await hub.stop()
-
-    async def on_shutdown(app: web.Application) -> None:
-        await hub.shutdown()
-
-    app.cleanup_ctx.append(ctx)
-    app.on_shutdown.append(on_shutdown)
-
-
-def hub_of(app: web.Application) -> Hub:
-    return app[SERVICES]["hub"]
+    hub.setup(app)
 
 
 # --- handshake ----------------------------------------------------------------------------------
@@ -59,21 +40,6 @@ class TicketSchema(Schema):
     expires_in = fields.Integer(required=True)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def origin_allowed(request: web.Request) -> bool:
-    """No Origin (not a browser) or an allowed one; a browser elsewhere may not borrow the cookie."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    config = request.app[CONFIG]
-    allowed = {_origin(o) for o in config.http.cors_origins}
-    allowed.add(_origin(config.http.public_url))
-    allowed.add(f"{request.scheme}://{request.host}".lower())
-    return origin.rstrip("/").lower() in allowed
 
 
 @routes.post("/api/v1/ws/ticket")
@@ -104,70 +70,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise BadRequest("Expected a WebSocket upgrade.")
     await ws.prepare(request)
-    sock = Socket(ws, request, principal.user_id, principal.session_id, cfg.send_queue)
-    await hub_of(app).serve(sock, query.get("last_seq"), on_frame)
+    sock = hub.Socket(ws, request, principal.user_id, principal.session_id, cfg.send_queue)
+    await hub.hub_of(app).serve(sock, query.get("last_seq"), on_frame)
     return ws
 
 
-# --- client frames ------------------------------------------------------------------------------
-
-class SendFrame(Strict):
-    to = fields.Integer(required=True, strict=True)
-    content = fields.String(required=True)
-    message_type = fields.String(load_default="text", validate=validate.OneOf(["text", "image", "video"]))
-    media_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    client_id = fields.String(required=True, validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$"))
-
-
-class TypingFrame(Strict):
-    to = fields.Integer(required=True, strict=True)
-
-
-def _load(schema: Schema, data: dict, client_id: str | None = None) -> dict:
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise FrameError("validation", "The frame did not validate.", client_id, errors=exc.messages) from None
-
-
-async def on_frame(sock: Socket, type_: str, data: dict) -> None:
-    handler = FRAMES.get(type_)
-    if handler is None:
-        raise FrameError("unknown_type", f"Unknown frame type {type_!r}; send message.send, typing or ping.")
-    await handler(sock, data)
-
-
-async def _ping(sock: Socket, data: dict) -> None:
-    hub_of(sock.request.app).push(sock, frame("pong"))
-
-
-async def _send(sock: Socket, data: dict) -> None:
-    client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
-    body = _load(SendFrame(), data, client_id)
-    app = sock.request.app
-    try:
-        msg, _ = await chat.send_message(app, sock.user_id, recipient_id=body["to"], content=body["content"],
-                                         message_type=body["message_type"], media_id=body["media_id"],
-                                         client_id=body["client_id"])
-    except ApiError as exc:
-        extra = {"errors": exc.errors} if exc.errors else {}
-        raise FrameError(exc.slug, exc.detail or exc.title, body["client_id"], **extra) from None
-    sock.peers.add(body["to"])
-    hub_of(app).push(sock, frame("message.ack", {"client_id": body["client_id"], "message": msg}))
-
-
-async def _typing(sock: Socket, data: dict) -> None:
-    to = _load(TypingFrame(), data)["to"]
-    app = sock.request.app
-    if to not in sock.peers:
-        if not await chat.is_peer(app, sock.user_id, to):
-            raise FrameError("not_found", "No conversation with this user.")
-        sock.peers.add(to)
-    now = time.monotonic()
-    if now - sock.typing_at.get(to, -1e9) < app[CONFIG].ws.typing_interval:
-        return  # throttled: the peer already knows
-    sock.typing_at[to] = now
-    await chat.typing(app, sock.user_id, to)
-
-
-FRAMES = {"ping": _ping, "message.send": _send, "typing": _typing}

@@ -153,6 +153,12 @@ def test_only_the_app_factory_imports_ws():
     assert not bad, "the core must not depend on the socket package:\n" + "\n".join(bad)
 
 
+def test_sockets_do_not_import_handlers():
+    bad = [_where(e) for e in imports(ROOT)
+           if e.source.split(".")[0] == "ws" and e.target.split(".")[0] == "handlers"]
+    assert not bad, "ws/ moves frames and calls services; it never reaches into HTTP handlers:\n" + "\n".join(bad)
+
+
 # --- the checker itself --------------------------------------------------------------------------
 
 def _tree(root: Path, files: dict[str, str]) -> Path:

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -23,7 +23,7 @@ from aiohttp import WSMsgType, web
 from server import events
 from server.formats import dumps
 from server.http.ratelimit import parse_rate
-from server.keys import BUS, CONFIG, DB, METRICS, REDIS
+from server.keys import BUS, CONFIG, DB, METRICS, REDIS, SERVICES
 from server.queries import QUERIES as Q
 
 log = logging.getLogger(__name__)
@@ -460,3 +460,24 @@ def parse_frame(text: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(data, dict) or set(body) - {"type", "data"}:
         raise FrameError("bad_frame", '"data" must be an object; no other keys are allowed.')
     return body["type"], data
+
+
+def setup(app: web.Application) -> None:
+    """One hub per process, started and stopped with the app."""
+    hub = Hub(app)
+    app[SERVICES]["hub"] = hub
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await hub.start()
+        yield
+        await hub.stop()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await hub.shutdown()
+
+    app.cleanup_ctx.append(ctx)
+    app.on_shutdown.append(on_shutdown)
+
+
+def hub_of(app: web.Application) -> Hub:
+    return app[SERVICES]["hub"]

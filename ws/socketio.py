@@ -3,7 +3,7 @@
 python-socketio (aiohttp mode) speaks the Socket.IO protocol; everything else is the native
 socket's: a `SioSocket` is a hub `Socket` whose transport seam (enqueue, send_text, read_frames,
 close_transport, abort) is Socket.IO, so registration, hello, resume/catch-up, the Redis bus,
-presence, rate limits and the frame handlers of handlers/realtime.py serve it unchanged.
+presence, rate limits and the frame handlers of ws/frames.py serve it unchanged.
 
 - Connect: `auth: {token}` (an access token) or `auth: {ticket}` (single-use ticket), else the
   handshake's own Authorization header or browser cookie; `auth.last_seq` resumes like ?last_seq=N.
@@ -30,12 +30,14 @@ import orjson
 import socketio
 from aiohttp import web
 
-from handlers.realtime import consume_ticket, hub_of, on_frame, origin_allowed
+from server.accounts import redeem_ticket
 from server.auth import Principal, decode_token, session_active
 from server.errors import ApiError, BadRequest, Forbidden, Unauthorized
+from server.http.identity import origin_allowed
 from server.http.openapi import docs
 from server.keys import CONFIG, PRINCIPAL
-from ws.hub import GOING_AWAY, INTERNAL, FrameError, Hub, Socket
+from ws.frames import on_frame
+from ws.hub import GOING_AWAY, INTERNAL, FrameError, Hub, Socket, hub_of
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ class SocketIO:
                 raise Unauthorized("The session has ended; log in again.")
             return principal
         if ticket is not None:
-            principal = await consume_ticket(app, ticket) if isinstance(ticket, str) and ticket else None
+            principal = await redeem_ticket(app, ticket) if isinstance(ticket, str) and ticket else None
             if principal is None:
                 raise Unauthorized("The ticket is not valid, expired or was already used.")
             return principal

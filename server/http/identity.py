@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 
 from server.accounts import Client
@@ -62,3 +64,20 @@ def client_ip(request: web.Request) -> str | None:
 def client_of(request: web.Request) -> Client:
     """The client a new session records, and the address throttles count."""
     return Client(user_agent=request.headers.get("User-Agent"), ip=client_ip(request))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """No Origin (not a browser) or an allowed one; a browser elsewhere may not borrow the cookie."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    config = request.app[CONFIG]
+    allowed = {_origin(o) for o in config.http.cors_origins}
+    allowed.add(_origin(config.http.public_url))
+    allowed.add(f"{request.scheme}://{request.host}".lower())
+    return origin.rstrip("/").lower() in allowed

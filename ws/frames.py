@@ -1,0 +1,77 @@
+"""Client frames of the real-time socket (native WebSocket and Socket.IO alike): validate a frame,
+make one service call, answer with a frame. The transport (ws/hub.py, ws/socketio.py) reads and
+writes; this module is what a frame means."""
+
+from __future__ import annotations
+
+import time
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from server import chat
+from server.errors import ApiError
+from server.http.schemas import Strict
+from server.keys import CONFIG
+from ws.hub import FrameError, Socket, frame, hub_of
+
+
+class SendFrame(Strict):
+    to = fields.Integer(required=True, strict=True)
+    content = fields.String(required=True)
+    message_type = fields.String(load_default="text", validate=validate.OneOf(["text", "image", "video"]))
+    media_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    client_id = fields.String(required=True, validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$"))
+
+
+class TypingFrame(Strict):
+    to = fields.Integer(required=True, strict=True)
+
+
+def _load(schema: Schema, data: dict, client_id: str | None = None) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise FrameError("validation", "The frame did not validate.", client_id, errors=exc.messages) from None
+
+
+async def on_frame(sock: Socket, type_: str, data: dict) -> None:
+    handler = FRAMES.get(type_)
+    if handler is None:
+        raise FrameError("unknown_type", f"Unknown frame type {type_!r}; send message.send, typing or ping.")
+    await handler(sock, data)
+
+
+async def _ping(sock: Socket, data: dict) -> None:
+    hub_of(sock.request.app).push(sock, frame("pong"))
+
+
+async def _send(sock: Socket, data: dict) -> None:
+    client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
+    body = _load(SendFrame(), data, client_id)
+    app = sock.request.app
+    try:
+        msg, _ = await chat.send_message(app, sock.user_id, recipient_id=body["to"], content=body["content"],
+                                         message_type=body["message_type"], media_id=body["media_id"],
+                                         client_id=body["client_id"])
+    except ApiError as exc:
+        extra = {"errors": exc.errors} if exc.errors else {}
+        raise FrameError(exc.slug, exc.detail or exc.title, body["client_id"], **extra) from None
+    sock.peers.add(body["to"])
+    hub_of(app).push(sock, frame("message.ack", {"client_id": body["client_id"], "message": msg}))
+
+
+async def _typing(sock: Socket, data: dict) -> None:
+    to = _load(TypingFrame(), data)["to"]
+    app = sock.request.app
+    if to not in sock.peers:
+        if not await chat.is_peer(app, sock.user_id, to):
+            raise FrameError("not_found", "No conversation with this user.")
+        sock.peers.add(to)
+    now = time.monotonic()
+    if now - sock.typing_at.get(to, -1e9) < app[CONFIG].ws.typing_interval:
+        return  # throttled: the peer already knows
+    sock.typing_at[to] = now
+    await chat.typing(app, sock.user_id, to)
+
+
+FRAMES = {"ping": _ping, "message.send": _send, "typing": _typing}
