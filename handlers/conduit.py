@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from marshmallow import ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from server import accounts, articles, follows, users
 from server.articles import MAX_COMMENTS, MAX_TAG_CLOUD, NoSuchArticle
@@ -49,36 +50,59 @@ def text(max_len: int, **kw: Any) -> fields.String:
                          error_messages=BLANK, **kw)
 
 
-class LoginUser(Strict):
+class Lenient(Schema):
+    """Conduit request bodies: unknown and read-only fields are dropped, not refused. Front ends send
+    the whole object back on edit (an article with its slug, dates and author); the native API
+    stays strict."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def image_url(value: str) -> None:
+    """"" (remove) or an absolute http(s) URL with a host, at most 2,048 characters."""
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+        ok = (len(value) <= 2048 and parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+              and not any(c.isspace() or ord(c) < 32 for c in value))
+    except ValueError:  # e.g. a broken IPv6 host
+        ok = False
+    if not ok:
+        raise ValidationError("must be an http(s) URL (at most 2048 characters)")
+
+
+class LoginUser(Lenient):
     email = text(254, required=True)
     password = text(1024, required=True)
 
 
-class LoginBody(Strict):
+class LoginBody(Lenient):
     user = fields.Nested(LoginUser, required=True, error_messages=BLANK)
 
 
-class NewUser(Strict):
+class NewUser(Lenient):
     username = fields.String(required=True, validate=[not_blank, USERNAME], error_messages=BLANK)
     email = fields.String(required=True, validate=[not_blank, email_rule], error_messages=BLANK)
     password = fields.String(required=True, validate=[not_blank, password_rule], error_messages=BLANK)
 
 
-class NewUserBody(Strict):
+class NewUserBody(Lenient):
     user = fields.Nested(NewUser, required=True, error_messages=BLANK)
 
 
-class UpdateUser(Strict):
+class UpdateUser(Lenient):
     username = fields.String(validate=[not_blank, USERNAME], error_messages=BLANK)
     email = fields.String(validate=[not_blank, email_rule], error_messages=BLANK)
     password = fields.String(validate=[not_blank, password_rule], error_messages=BLANK)
     bio = fields.String(allow_none=True, validate=validate.Length(max=500))
-    image = fields.String(allow_none=True, metadata={
-        "description": "only null/\"\" (remove the avatar) or the current URL; upload a new avatar "
-                       "with PUT /api/v1/users/me/avatar"})
+    image = fields.String(allow_none=True, validate=image_url, metadata={
+        "description": "an http(s) URL (at most 2,048 characters) to use as the profile picture; "
+                       "null or \"\" removes it (uploads: PUT /api/v1/users/me/avatar)"})
 
 
-class UpdateUserBody(Strict):
+class UpdateUserBody(Lenient):
     user = fields.Nested(UpdateUser, required=True, error_messages=BLANK)
 
 
@@ -88,33 +112,33 @@ def tag_list() -> fields.List:
                        error_messages=BLANK)
 
 
-class NewArticle(Strict):
+class NewArticle(Lenient):
     title = text(100, required=True)
     description = text(500, required=True)
     body = text(5000, required=True)
     tagList = tag_list()  # noqa: N815 - the Conduit field name
 
 
-class NewArticleBody(Strict):
+class NewArticleBody(Lenient):
     article = fields.Nested(NewArticle, required=True, error_messages=BLANK)
 
 
-class UpdateArticle(Strict):
+class UpdateArticle(Lenient):
     title = text(100)
     description = text(500)
     body = text(5000)
     tagList = tag_list()  # noqa: N815
 
 
-class UpdateArticleBody(Strict):
+class UpdateArticleBody(Lenient):
     article = fields.Nested(UpdateArticle, required=True, error_messages=BLANK)
 
 
-class NewComment(Strict):
+class NewComment(Lenient):
     body = text(2000, required=True)
 
 
-class NewCommentBody(Strict):
+class NewCommentBody(Lenient):
     comment = fields.Nested(NewComment, required=True, error_messages=BLANK)
 
 
@@ -195,7 +219,7 @@ async def login(request: web.Request) -> web.Response:
     try:
         body = await accounts.login(request.app, client_of(request), data["email"], data["password"], kind=CONDUIT)
     except Unauthorized:
-        raise Unauthorized(errors={"email or password": ["is invalid"]}) from None
+        raise Unauthorized(errors={"credentials": ["invalid"]}) from None
     return json_response({"user": _native_user(body["user"], body["access_token"])})
 
 

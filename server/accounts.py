@@ -12,7 +12,7 @@ from typing import Any
 import pymysql
 from aiohttp import web
 
-from server import events, present
+from server import events, present, users
 from server.auth import (
     BROWSER,
     CONDUIT,
@@ -25,10 +25,11 @@ from server.auth import (
 )
 from server.config import Config
 from server.db import Conn, error_code
-from server.errors import BadRequest, Conflict, Forbidden, Unauthorized, ValidationFailed
+from server.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from server.http.ratelimit import RateLimiter
 from server.keys import CONFIG, DB, REDIS, SERVICES
 from server.mailer import Mailer, create_mailer
+from server.media.uploads import delete_unused_files
 from server.passwords import hash_password, verify_password
 from server.present import media_url
 from server.queries import QUERIES as Q
@@ -335,29 +336,26 @@ async def account(app: web.Application, user_id: int) -> dict[str, Any] | None:
 
 
 async def update_account(app: web.Application, principal: Principal, changes: dict[str, Any]) -> dict[str, Any]:
-    """Change username, email, password, bio, or remove the avatar → the account row (as account()).
+    """Change username, email, password, bio or the profile picture → the account row (as account()).
 
-    `image` may only be null/"" (remove the avatar) or the current URL (422 otherwise): a new
-    avatar is an upload. A new password revokes every other session. Taken on a duplicate name.
+    `image`: an http(s) URL becomes the profile picture (an uploaded avatar goes); null/"" removes
+    it; the current URL changes nothing (front ends send the whole form back). A new password
+    revokes every other session. Taken on a duplicate name or email; nothing changes then.
     """
     row = await account(app, principal.user_id)
-    clear_image = False
-    if "image" in changes:
-        current = media_url(app, row["avatar_key"])
-        if not changes["image"]:
-            clear_image = current is not None
-        elif changes["image"] != current:
-            raise ValidationFailed({"image": [
-                "can't be set to a URL: upload an avatar with PUT /api/v1/users/me/avatar"]})
+    image = changes.get("image") or None
+    set_image = "image" in changes and image != media_url(app, row["avatar_key"])
     password_hash = await hash_password(app, changes["password"]) if "password" in changes else None
-    args = {"id": principal.user_id, "clear_image": clear_image,
-            "set_bio": "bio" in changes, "bio": (changes.get("bio") or "").strip() or None}
+    args = {"id": principal.user_id, "set_bio": "bio" in changes, "bio": (changes.get("bio") or "").strip() or None}
     for name in ("username", "email"):
         args[f"set_{name}"] = name in changes
         args[name] = changes[name].strip() if name in changes else None
+    old_files: list[str | None] = []
     try:
         async with app[DB].transaction() as tx:
             await tx.execute(Q.conduit.update_account, args)
+            if set_image:
+                old_files = await users.replace_avatar(tx, principal.user_id, url=image)
             revoked: list[int] = []
             if password_hash is not None:
                 await tx.execute(Q.users.set_password, {"id": principal.user_id, "password_hash": password_hash})
@@ -368,6 +366,7 @@ async def update_account(app: web.Application, principal: Principal, changes: di
             raise
         raise Taken(await _taken(app, args["username"] if args["set_username"] else None,
                                  args["email"] if args["set_email"] else None)) from None
+    await delete_unused_files(app, old_files)
     await sessions_revoked(app, principal.user_id, revoked)
     return await account(app, principal.user_id)
 

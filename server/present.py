@@ -14,8 +14,11 @@ from server.queries import QUERIES as Q
 
 
 def media_url(app: web.Application, key: str | None) -> str | None:
+    """The URL of a stored file; an outside profile picture (users.image_url) is its own URL."""
     if not key:
         return None
+    if key.startswith(("https://", "http://")):
+        return key
     storage = app[SERVICES].get("storage")
     if storage is None:
         return None

@@ -57,25 +57,31 @@ async def update_profile(app: web.Application, user_id: int, changes: dict[str, 
     return await get_user(app, user_id, with_email=True)
 
 
-async def _set_avatar(app: web.Application, user_id: int, cols: dict[str, Any] | None) -> None:
-    """Make `cols` (a stored file's media columns; None removes it) the avatar.
+async def replace_avatar(tx: Conn, user_id: int, *, cols: dict[str, Any] | None = None,
+                         url: str | None = None) -> list[str | None]:
+    """Inside a transaction: make an upload (`cols`, a stored file's media columns) or an outside
+    http(s) `url` the profile picture, or neither (remove it). The old avatar's row goes; the keys
+    of its files are returned, to delete after COMMIT if unshared (delete_unused_files)."""
+    old = await tx.fetchone(Q.media.lock_avatar, {"user_id": user_id}) or {}
+    media_id = None
+    if cols is not None:
+        media_id = await tx.insert(Q.media.insert, {**cols, "user_id": user_id, "purpose": "avatar"})
+    await tx.execute(Q.media.set_avatar, {"user_id": user_id, "media_id": media_id, "image_url": url})
+    if old.get("avatar_media_id"):
+        await tx.execute(Q.media.delete_avatar, {"id": old["avatar_media_id"], "user_id": user_id})
+    return [old.get("storage_key"), old.get("thumb_key")]
 
-    The old avatar's row goes in the same transaction; its files after COMMIT, if unshared.
-    """
-    old: dict[str, Any] = {}
+
+async def _set_avatar(app: web.Application, user_id: int, cols: dict[str, Any] | None) -> None:
+    """Make `cols` (a stored file's media columns; None removes it) the avatar; old files go after
+    COMMIT, if unshared."""
+    old: list[str | None] = []
 
     async def change(tx: Conn) -> None:
-        old.clear()
-        old.update(await tx.fetchone(Q.media.lock_avatar, {"user_id": user_id}) or {})
-        media_id = None
-        if cols is not None:
-            media_id = await tx.insert(Q.media.insert, {**cols, "user_id": user_id, "purpose": "avatar"})
-        await tx.execute(Q.media.set_avatar, {"user_id": user_id, "media_id": media_id})
-        if old.get("avatar_media_id"):
-            await tx.execute(Q.media.delete_avatar, {"id": old["avatar_media_id"], "user_id": user_id})
+        old[:] = await replace_avatar(tx, user_id, cols=cols)
 
     await app[DB].run(change)
-    await delete_unused_files(app, [old.get("storage_key"), old.get("thumb_key")])
+    await delete_unused_files(app, old)
 
 
 async def set_avatar(app: web.Application, user_id: int, upload: Upload) -> dict[str, Any]:

@@ -113,9 +113,9 @@ async def test_register_errors(client):
 async def test_login_errors(client):
     writer = await register(client)
     resp = await client.post("/api/users/login", json={"user": {"email": writer.email, "password": "wrong pass"}})
-    assert await errors_of(resp, 401) == {"email or password": ["is invalid"]}
+    assert await errors_of(resp, 401) == {"credentials": ["invalid"]}
     resp = await client.post("/api/users/login", json={"user": {"email": "nobody@example.com", "password": "x"}})
-    assert await errors_of(resp, 401) == {"email or password": ["is invalid"]}
+    assert await errors_of(resp, 401) == {"credentials": ["invalid"]}
     resp = await client.post("/api/users/login", json={"user": {"email": writer.email}})
     assert await errors_of(resp, 422) == {"password": ["can't be blank"]}
 
@@ -154,10 +154,8 @@ async def test_update_user(client):
     assert (await resp.json())["user"]["bio"] is None
     resp = await client.put("/api/user", headers=writer.headers, json={"user": {"username": "someone_else"}})
     assert await errors_of(resp, 422) == {"username": ["has already been taken"]}
-    resp = await client.put("/api/user", headers=writer.headers, json={"user": {"image": "https://x.test/a.jpg"}})
+    resp = await client.put("/api/user", headers=writer.headers, json={"user": {"image": "ftp://x.test/a.jpg"}})
     assert list(await errors_of(resp, 422)) == ["image"]
-    resp = await client.put("/api/user", headers=writer.headers, json={"user": {"admin": True}})
-    assert list(await errors_of(resp, 422)) == ["admin"]
     assert await errors_of(await client.put("/api/user", headers=writer.headers, json={"user": {}}), 422)
 
 

@@ -60,7 +60,7 @@ WHERE f.follower_id = %(viewer_id)s
 -- Rows with their authors and the viewer's flags (a NULL viewer matches nothing).
 SELECT p.id, p.user_id, p.title, p.slug, p.description, p.content, p.likes_count,
        p.created_at, p.updated_at,
-       u.username, u.bio, m.storage_key AS avatar_key,
+       u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
        EXISTS (SELECT 1 FROM post_likes l
                WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) AS favorited,
        EXISTS (SELECT 1 FROM follows f
@@ -118,14 +118,14 @@ LIMIT %(limit)s
 SELECT id FROM users WHERE username = %(username)s
 
 -- name: profile_by_username^
-SELECT u.id, u.username, u.bio, m.storage_key AS avatar_key,
+SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
        EXISTS (SELECT 1 FROM follows f
                WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) AS following
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.username = %(username)s
 
 -- name: account^
-SELECT u.id, u.username, u.email, u.bio, m.storage_key AS avatar_key
+SELECT u.id, u.username, u.email, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id = %(id)s
 
@@ -135,14 +135,13 @@ UPDATE users SET
   username = IF(%(set_username)s, %(username)s, username),
   email = IF(%(set_email)s, %(email)s, email),
   bio = IF(%(set_bio)s, %(bio)s, bio),
-  avatar_media_id = IF(%(clear_image)s, NULL, avatar_media_id),
   updated_at = UTC_TIMESTAMP(3)
 WHERE id = %(id)s
 
 -- name: comments_of_post
 -- Newest first (ix_comments_post); the Conduit API has no paging for comments.
 SELECT c.id, c.content, c.created_at, c.updated_at, c.user_id,
-       u.username, u.bio, m.storage_key AS avatar_key,
+       u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
        EXISTS (SELECT 1 FROM follows f
                WHERE f.follower_id = %(viewer_id)s AND f.followee_id = c.user_id) AS following
 FROM comments c
@@ -154,7 +153,7 @@ LIMIT %(limit)s
 
 -- name: comment_by_id^
 SELECT c.id, c.post_id, c.content, c.created_at, c.updated_at, c.user_id,
-       u.username, u.bio, m.storage_key AS avatar_key,
+       u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
        EXISTS (SELECT 1 FROM follows f
                WHERE f.follower_id = %(viewer_id)s AND f.followee_id = c.user_id) AS following
 FROM comments c

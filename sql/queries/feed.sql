@@ -45,7 +45,7 @@ SELECT id FROM comments WHERE post_id = %(post_id)s AND id {cmp} %(cursor)s ORDE
 SELECT p.id, JSON_OBJECT(
   'id', p.id,
   'author', JSON_OBJECT('id', u.id, 'username', u.username, 'full_name', u.full_name,
-                        'profile_pic', CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4))),
+                        'profile_pic', COALESCE(u.image_url, CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4)))),
   'title', p.title,
   'content', p.content,
   'media', COALESCE((
@@ -75,7 +75,7 @@ SELECT c.id, JSON_OBJECT(
   'id', c.id,
   'post_id', c.post_id,
   'author', JSON_OBJECT('id', u.id, 'username', u.username, 'full_name', u.full_name,
-                        'profile_pic', CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4))),
+                        'profile_pic', COALESCE(u.image_url, CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4)))),
   'content', c.content,
   'media', COALESCE((
     SELECT JSON_ARRAYAGG(JSON_OBJECT(

@@ -27,7 +27,7 @@ SELECT likes_count FROM comments WHERE id = %(comment_id)s
 -- name: post_likers
 -- Page of UserSummary who liked a post, newest like first; cursor = post_likes.id
 -- (ix_post_likes_post (post_id, id)).
-SELECT l.id AS like_id, u.id, u.username, u.full_name, m.storage_key AS avatar_key
+SELECT l.id AS like_id, u.id, u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key
 FROM post_likes l
 JOIN users u ON u.id = l.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id

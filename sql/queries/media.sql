@@ -19,7 +19,7 @@ WHERE u.id = %(user_id)s
 FOR UPDATE
 
 -- name: set_avatar!
-UPDATE users SET avatar_media_id = %(media_id)s, updated_at = UTC_TIMESTAMP(3) WHERE id = %(user_id)s
+UPDATE users SET avatar_media_id = %(media_id)s, image_url = %(image_url)s, updated_at = UTC_TIMESTAMP(3) WHERE id = %(user_id)s
 
 -- name: delete_avatar!
 DELETE FROM media WHERE id = %(id)s AND user_id = %(user_id)s AND purpose = 'avatar'

@@ -8,13 +8,13 @@ VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(mess
 
 -- name: actor^
 -- The actor's summary shown in a Notification.
-SELECT u.username, u.full_name, m.storage_key AS avatar_key
+SELECT u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key
 FROM users u
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id = %(id)s
 
 -- name: by_id^
-SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
+SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
 FROM notifications n
 JOIN users u ON u.id = n.actor_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
@@ -35,7 +35,7 @@ SELECT COUNT(*) FROM notifications WHERE user_id = %(user_id)s AND is_read = FAL
 
 -- name: page
 -- ix_notifications_user
-SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
+SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
 FROM notifications n
 JOIN users u ON u.id = n.actor_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
@@ -45,7 +45,7 @@ LIMIT %(limit)s
 
 -- name: unread_page
 -- ix_notifications_unread
-SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, m.storage_key AS actor_avatar_key
+SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
 FROM notifications n
 JOIN users u ON u.id = n.actor_id
 LEFT JOIN media m ON m.id = u.avatar_media_id

@@ -57,7 +57,7 @@ LIMIT %(limit)s
 SELECT u.id, JSON_MERGE_PATCH(
   JSON_OBJECT(
     'id', u.id, 'username', u.username, 'full_name', u.full_name, 'bio', u.bio, 'location', u.location,
-    'profile_pic', CONCAT(%(media_base)s, CONVERT(m.storage_key USING utf8mb4)),
+    'profile_pic', COALESCE(u.image_url, CONCAT(%(media_base)s, CONVERT(m.storage_key USING utf8mb4))),
     'join_date', CAST(DATE(u.created_at) AS CHAR),
     'followers_count', u.followers_count, 'following_count', u.following_count,
     'posts_count', u.posts_count,
