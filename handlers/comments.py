@@ -162,9 +162,9 @@ def _id(request: web.Request) -> int:
       responses={200: CommentSchema, 404: None})
 async def list_comments(request: web.Request) -> web.Response:
     post_id, p = _id(request), page_params(request)
-    page = await comment_page(request.app, p, viewer_id(request), post_id)
+    page = await comment_page(request.app, p, viewer_id(request), post_id, replica=True)
     # Comments go with their post, so only an empty page needs to ask whether the post exists.
-    if not page["items"] and await request.app[DB].fetchone(Q.posts.owner, {"id": post_id}) is None:
+    if not page["items"] and await request.app[DB].fetchone(Q.posts.owner, {"id": post_id}, replica=True) is None:
         raise NotFound("No such post.")
     return raw_page(page["items"], page["next_cursor"])
 

@@ -242,7 +242,7 @@ async def _article_response(request: web.Request, post_id: int, status: int = 20
 
 async def _article_list(request: web.Request, page_q: str, count_q: str, args: dict[str, Any]) -> web.Response:
     app = request.app
-    async with app[DB].connection() as conn:
+    async with app[DB].read().connection() as conn:
         ids = [r["id"] for r in await conn.fetchall(page_q, args)]
         count = await conn.fetchval(count_q, args)
         articles = await _load_articles(app, conn, ids, viewer_id(request), with_body=False)
@@ -363,7 +363,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 async def _profile_row(request: web.Request) -> dict[str, Any]:
     row = await request.app[DB].fetchone(Q.conduit.profile_by_username, {
-        "username": request.match_info["username"], "viewer_id": viewer_id(request)})
+        "username": request.match_info["username"], "viewer_id": viewer_id(request)}, replica=True)
     if row is None:
         raise NotFound(errors={"profile": ["not found"]})
     return row
@@ -421,7 +421,7 @@ async def feed(request: web.Request) -> web.Response:
       responses={200: shape.ConduitArticlesResponse, **ERRORS})
 @conduit
 async def list_articles(request: web.Request) -> web.Response:
-    q, db = request.query, request.app[DB]
+    q, db = request.query, request.app[DB].read()
     args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, **_paging(request)}
     lookups = (("author", "author_id", Q.conduit.user_id_by_username, "username"),
                ("favorited", "fav_id", Q.conduit.user_id_by_username, "username"),
@@ -535,7 +535,7 @@ async def unfavorite(request: web.Request) -> web.Response:
 async def list_comments(request: web.Request) -> web.Response:
     post_id = await _article_id(request)
     rows = await request.app[DB].fetchall(Q.conduit.comments_of_post, {
-        "post_id": post_id, "viewer_id": viewer_id(request), "limit": MAX_COMMENTS})
+        "post_id": post_id, "viewer_id": viewer_id(request), "limit": MAX_COMMENTS}, replica=True)
     return json_response({"comments": [shape.comment(request.app, r) for r in rows]})
 
 
@@ -574,5 +574,5 @@ async def delete_comment(request: web.Request) -> web.Response:
       responses={200: shape.ConduitTagsResponse, 422: shape.ConduitErrorsSchema})
 @conduit
 async def tags(request: web.Request) -> web.Response:
-    rows = await request.app[DB].fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})
+    rows = await request.app[DB].fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD}, replica=True)
     return json_response({"tags": [r["name"] for r in rows]})

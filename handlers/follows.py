@@ -90,7 +90,7 @@ async def _user_list(request: web.Request, query: str) -> web.Response:
     app, me = request.app, viewer_id(request)
     user_id = int(request.match_info["id"])
     p = page_params(request)
-    db = app[DB]
+    db = app[DB].read()
     async with db.connection() as conn:
         if not await conn.fetchval(Q.follows.user_exists, {"id": user_id}):
             raise NotFound("No such user.")

@@ -196,9 +196,9 @@ async def unlike_post(app: web.Application, user_id: int, post_id: int) -> dict[
     return await _post_like(app, user_id, post_id, on=False)
 
 
-async def post_doc(app: web.Application, post_id: int, viewer: int | None) -> str:
+async def post_doc(app: web.Application, post_id: int, viewer: int | None, replica: bool = False) -> str:
     """The Post as a JSON document (built by MariaDB), for raw_json."""
-    docs = await post_docs(app, [post_id], viewer)
+    docs = await post_docs(app, [post_id], viewer, replica=replica)
     if not docs:
         raise NotFound("No such post.")
     return docs[0]
@@ -229,7 +229,7 @@ async def create(request: web.Request) -> web.Response:
 @docs("Public timeline: every post, newest first", tags=TAGS, auth="optional", paginated=True,
       responses={200: PostSchema})
 async def timeline(request: web.Request) -> web.Response:
-    page = await post_page(request.app, Q.feed.public_ids, page_params(request), viewer_id(request))
+    page = await post_page(request.app, Q.feed.public_ids, page_params(request), viewer_id(request), replica=True)
     return raw_page(page["items"], page["next_cursor"])
 
 
@@ -247,9 +247,10 @@ async def home(request: web.Request) -> web.Response:
       responses={200: PostSchema, 404: None})
 async def user_posts(request: web.Request) -> web.Response:
     user_id, p = int(request.match_info["id"]), page_params(request)
-    page = await post_page(request.app, Q.feed.user_ids, p, viewer_id(request), user_id=user_id)
+    page = await post_page(request.app, Q.feed.user_ids, p, viewer_id(request), replica=True, user_id=user_id)
     # Posts go with their author, so only an empty page needs to ask whether the user exists.
-    if not page["items"] and not await request.app[DB].fetchval(Q.follows.user_exists, {"id": user_id}):
+    if not page["items"] and not await request.app[DB].fetchval(Q.follows.user_exists, {"id": user_id},
+                                                                   replica=True):
         raise NotFound("No such user.")
     return raw_page(page["items"], page["next_cursor"])
 
@@ -257,7 +258,7 @@ async def user_posts(request: web.Request) -> web.Response:
 @routes.get(r"/api/v1/posts/{id:\d+}")
 @docs("A post", tags=TAGS, auth="optional", responses={200: PostSchema, 404: None})
 async def show(request: web.Request) -> web.Response:
-    return raw_json(await post_doc(request.app, _post_id(request), viewer_id(request)))
+    return raw_json(await post_doc(request.app, _post_id(request), viewer_id(request), replica=True))
 
 
 @routes.patch(r"/api/v1/posts/{id:\d+}")

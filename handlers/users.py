@@ -43,7 +43,7 @@ class LookupQuery(Strict):
 async def show(request: web.Request, user_id: int | None, *, with_email: bool = False) -> web.Response:
     """One User (JSON built by MariaDB), with the viewer's relation when a token was sent."""
     viewer = viewer_id(request)
-    docs = await present.user_docs(request.app[DB], request.app, [user_id] if user_id else [],
+    docs = await present.user_docs(request.app[DB].read(), request.app, [user_id] if user_id else [],
                                    viewer_id=None if with_email else viewer, with_email=with_email)
     if user_id not in docs:
         raise NotFound("No such user.")
@@ -78,7 +78,7 @@ async def search(request: web.Request) -> web.Response:
     q = load_query(request, SearchQuery())["q"]
     p = page_params(request)
     prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    db = request.app[DB]
+    db = request.app[DB].read()
     rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix))
     page = make_page(rows, p)
     docs = await present.user_docs(db, request.app, [r["id"] for r in page["items"]],
@@ -91,7 +91,8 @@ async def search(request: web.Request) -> web.Response:
       query=LookupQuery, responses={200: UserSchema, 404: None})
 async def lookup(request: web.Request) -> web.Response:
     username = load_query(request, LookupQuery())["username"]
-    return await show(request, await request.app[DB].fetchval(Q.users.id_by_username, {"username": username}))
+    return await show(request, await request.app[DB].fetchval(Q.users.id_by_username, {"username": username},
+                                                              replica=True))
 
 
 @routes.get(r"/api/v1/users/{id:\d+}")
