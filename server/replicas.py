@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymysql
 from aiohttp import web
 
 from server.config import db_parts
@@ -235,6 +236,13 @@ class ReplicaSet:
             s.targets.add(PRIMARY if target == PRIMARY else "replica")
 
 
+def replica_failed(exc: BaseException) -> bool:
+    """An error that says the replica (not the query) is the problem: the primary serves instead.
+    Wider than db.is_unavailable: a replica shutting down also kills its queries (1927)."""
+    return is_unavailable(exc) or isinstance(
+        exc, pymysql.err.OperationalError | pymysql.err.InterfaceError | pymysql.err.InternalError)
+
+
 class ReadConn:
     """A connection for a few reads: bound on first use to a replica (or the primary); a replica
     that fails under it is left for the primary, and the read retried there."""
@@ -278,7 +286,7 @@ class ReadConn:
                 raise
             except Exception as exc:
                 await self._close(exc)
-                if not is_unavailable(exc):
+                if not replica_failed(exc):
                     raise
                 rs.failed(replica, exc)
                 replica, reason = None, "replica_failed"
@@ -301,7 +309,7 @@ class ReadConn:
         try:
             result = await self._attempt(method, sql, args)
         except Exception as exc:
-            if replica is None or not is_unavailable(exc):
+            if replica is None or not replica_failed(exc):
                 raise
             self.rs.failed(replica, exc)
             self.rs.metrics.db_read_fallbacks.labels("replica_failed").inc()
