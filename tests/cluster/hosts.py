@@ -252,6 +252,7 @@ class Cluster:
         (self.dir / "lb").mkdir(parents=True, exist_ok=True)
         cfg = self.dir / "lb" / "haproxy.cfg"
         servers = "\n".join(f"    server {h} {ip(h)}:{APP_PORT} check" for h in APPS)
+        servers += "\n" + "\n".join(f"    server {h}-open {ip(h)}:{APP_PORT} backup" for h in APPS)
         cfg.write_text(HAPROXY_CFG.format(bind=f"{ip('lb')}:{LB_PORT}", servers=servers))
         self.procs["lb"] = Proc("haproxy", "lb", [binary("haproxy"), "-db", "-f", str(cfg)],
                                 self.dir / "haproxy.log", port=LB_PORT).start()
@@ -268,6 +269,8 @@ class Cluster:
 # roundrobin, no stickiness; /readyz decides who takes traffic; WebSockets are tunnelled for
 # `timeout tunnel`. A connection refused by a dead host is redispatched to another one, so only
 # requests already sent to a host that dies fail (502). X-Served-By names the app host.
+# /readyz fails on every host at once while Redis has no master (a failover): then the unchecked
+# `backup` entries take the traffic (fail open) instead of HAProxy answering 503 to everything.
 HAPROXY_CFG = """\
 global
     maxconn 4096
@@ -290,6 +293,7 @@ frontend chatter
 
 backend apps
     balance roundrobin
+    option allbackups
     option httpchk
     http-check send meth GET uri /readyz
     http-check expect status 200

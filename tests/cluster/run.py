@@ -203,7 +203,7 @@ class Run:
         self.check(resumed is not None and resumed <= 10, f"delivery resumed within 10 s (took {resumed})")
         # Not asserted: requests that needed Redis while there was no master (rate limits, the
         # home-timeline fan-out, ...) answer 503 for those seconds.
-        errors = Counter(f"{r.kind}:{r.status or r.error}" for r in self.requests
+        errors = Counter(f"{r.kind}:{r.status or r.error}:{'app' if r.served_by else 'lb'}" for r in self.requests
                          if r.phase == "redis" and (r.status is None or r.status >= 500))
         self.figures["redis.http_errors"] = dict(errors)
         if errors:
