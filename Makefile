@@ -46,7 +46,7 @@ bench: install system-deps
 
 # Several hosts in network namespaces (root): 3 app hosts behind HAProxy, MariaDB primary + replica,
 # Redis + Sentinel, with failures on purpose. README.md "Running on several hosts".
-# make cluster-test CLUSTER_ARGS="--pairs 200 --rate 100" for the full size.
+# make cluster-test CLUSTER_ARGS="--pairs 40 --rate 20" for a lighter run (default: 200 pairs, 60 msg/s).
 CLUSTER_ARGS ?=
 cluster-test: install
 	@bash tools/cluster/deps.sh

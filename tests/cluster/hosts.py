@@ -126,15 +126,16 @@ class Cluster:
                 "--collation-server=utf8mb4_unicode_ci", "--skip-name-resolve", *extra]
         return Proc(host, host, args, self.dir / f"{host}.log", port=DB_PORT)
 
-    def admin(self, host: str, *statements: str) -> list:
-        """Run statements as root over the host's unix socket (no network user needed)."""
+    def admin(self, host: str, *statements: str | tuple[str, tuple]) -> list:
+        """Run statements (SQL, or (SQL, args)) as root over the host's unix socket."""
         conn = pymysql.connect(unix_socket=str(self.dir / host / "mysqld.sock"), user="root", password="",
                                autocommit=True, cursorclass=pymysql.cursors.DictCursor)
         try:
             out = []
             with conn.cursor() as cur:
-                for sql in statements:
-                    cur.execute(sql)
+                for stmt in statements:
+                    sql, args = stmt if isinstance(stmt, tuple) else (stmt, None)
+                    cur.execute(sql, args)
                     out.append(cur.fetchall())
             return out
         finally:
@@ -293,6 +294,7 @@ frontend chatter
 
 backend apps
     balance roundrobin
+    option forwardfor
     option allbackups
     option httpchk
     http-check send meth GET uri /readyz

@@ -43,7 +43,9 @@ class ChatUser:
     token: str
     url: str  # ws://lb/api/v1/ws
     peer: int = 0
-    last_seq: int | None = None
+    # New users: their stream starts at 0, so the first socket replays whatever a peer sent
+    # before it was open (a client without last_seq only gets what comes after its hello).
+    last_seq: int | None = 0
     ws: aiohttp.ClientWebSocketResponse | None = None
     host: str = ""  # app host of the current socket (X-Served-By)
     hosts: list[str] = field(default_factory=list)
@@ -57,6 +59,7 @@ class ChatUser:
     received: Counter = field(default_factory=Counter)  # message id -> times received from the peer
     received_at: dict[int, float] = field(default_factory=dict)
     disconnected_at: float | None = None
+    last_frame_at: float = 0.0
     reconnect_times: list[float] = field(default_factory=list)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -95,6 +98,7 @@ class ChatUser:
                     break
 
     def _on_frame(self, frame: dict) -> None:
+        self.last_frame_at = time.monotonic()
         type_, data, seq = frame.get("type"), frame.get("data") or {}, frame.get("seq")
         if type_ == "hello":
             if self.last_seq is None:

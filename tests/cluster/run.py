@@ -1,6 +1,6 @@
 """make cluster-test: Chatter on several hosts, in network namespaces, with failures on purpose.
 
-    python -m tests.cluster.run [--pairs 40] [--http-users 6] [--phase 12]   (as root)
+    python -m tests.cluster.run [--pairs 200] [--rate 60] [--http-users 8] [--phase 12]   (as root)
 
 Hosts (tools/cluster/netns.sh): db1 MariaDB primary, db2 GTID replica; r1 Redis master, r2
 replica, r1-r3 sentinels; app1-app3 `python -m server run --workers 2`; lb HAProxy; cli this
@@ -327,7 +327,7 @@ class Run:
             sender_tasks = tasks[len(self.chat):len(self.chat) * 2]
             for t in sender_tasks:
                 t.cancel()
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + a.drain
             while time.monotonic() < deadline:
                 for u in self.chat:
                     await u.resend(2.0)
@@ -339,6 +339,7 @@ class Run:
                 if u.ws is not None:
                     await u.ws.close()
             await asyncio.gather(*tasks, return_exceptions=True)
+        self.missing = await asyncio.to_thread(self.diagnose) if self.pending() or self.undelivered() else []
         self.report()
         return 1 if self.failures else 0
 
@@ -348,6 +349,40 @@ class Run:
     def undelivered(self) -> int:
         return sum(1 for u in self.chat for s in u.sent.values()
                    if s.message_id is not None and self.peer_of(u).received[s.message_id] == 0)
+
+    def diagnose(self) -> list[dict]:
+        """Where each lost or unacknowledged message stands: in the recipient's durable stream
+        (its seq there) vs the seq the recipient's client reached."""
+        out = []
+        now = time.monotonic()
+        for u in self.chat:
+            peer = self.peer_of(u)
+            for s in u.sent.values():
+                if s.message_id is not None and peer.received[s.message_id]:
+                    continue
+                item = {"sender": u.user_id, "recipient": peer.user_id, "client_id": s.client_id,
+                        "message_id": s.message_id, "phase": s.phase, "tries": s.tries,
+                        "sender_host": u.host, "sender_connected": u.ws is not None,
+                        "sender_idle_s": round(now - u.last_frame_at, 1),
+                        "recipient_last_seq": peer.last_seq, "recipient_host": peer.host,
+                        "recipient_connected": peer.ws is not None,
+                        "recipient_idle_s": round(now - peer.last_frame_at, 1)}
+                try:
+                    rows = self.cluster.admin(
+                        "db1", ("SELECT id FROM chatter.messages WHERE sender_id = %s AND client_id = %s",
+                                (u.user_id, s.client_id)),
+                        ("SELECT MAX(seq) AS m FROM chatter.user_events WHERE user_id = %s", (peer.user_id,)))
+                    item["stored_ids"] = [r["id"] for r in rows[0]]
+                    item["recipient_latest_seq"] = rows[1][0]["m"]
+                    if item["stored_ids"]:
+                        ev = self.cluster.admin("db1", (
+                            "SELECT seq FROM chatter.user_events WHERE user_id = %s AND type = 'message.created' "
+                            "AND JSON_VALUE(payload, '$.id') = %s", (peer.user_id, item["stored_ids"][0])))[0]
+                        item["event_seq"] = ev[0]["seq"] if ev else None
+                except Exception as exc:  # diagnostics only
+                    item["db"] = repr(exc)
+                out.append(item)
+        return out
 
     def report(self) -> None:
         rows: dict[str, Counter] = {}
@@ -407,7 +442,9 @@ class Run:
         RESULT.write_text(json.dumps({"args": vars(self.args), "figures": self.figures,
                                       "phases": {k: dict(v) for k, v in rows.items()},
                                       "http": {k: dict(v) for k, v in http.items()},
-                                      "failures": self.failures}, indent=2))
+                                      "failures": self.failures, "missing": self.missing[:200]}, indent=2))
+        if self.missing:
+            print(f"  {len(self.missing)} messages missing; the first: {self.missing[:2]} (all in {RESULT})")
 
 
 async def inside(args: argparse.Namespace) -> int:
@@ -425,15 +462,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--pairs", type=int, default=int(os.environ.get("CLUSTER_PAIRS", 40)))
-    p.add_argument("--rate", type=float, default=float(os.environ.get("CLUSTER_RATE", 40)),
+    p.add_argument("--pairs", type=int, default=int(os.environ.get("CLUSTER_PAIRS", 200)))
+    p.add_argument("--rate", type=float, default=float(os.environ.get("CLUSTER_RATE", 60)),
                    help="chat messages per second, all users together")
-    p.add_argument("--http-users", type=int, default=6)
+    p.add_argument("--http-users", type=int, default=8)
     p.add_argument("--http-interval", type=float, default=0.4)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--phase", type=float, default=12, help="seconds per phase")
     p.add_argument("--replica-delay", type=int, default=2)
     p.add_argument("--ryw-rounds", type=int, default=5)
+    p.add_argument("--drain", type=float, default=30, help="seconds to wait for the last deliveries")
     p.add_argument("--timeout", type=float, default=480, help="the whole run, seconds")
     args = p.parse_args(argv)
     if not args.inside:
