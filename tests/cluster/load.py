@@ -172,7 +172,7 @@ class Request:
 
 
 class HttpUser:
-    """Reads the public timeline and profiles, writes posts, at a steady rate."""
+    """Reads the public timeline, the home feed and profiles, writes posts, at a steady rate."""
 
     def __init__(self, user_id: int, token: str, base: str, others: list[int], log: list[Request]):
         self.user_id, self.token, self.base, self.others, self.log = user_id, token, base, others, log
@@ -203,8 +203,10 @@ class HttpUser:
         while not stop.is_set():
             n += 1
             pick = random.random()
-            if pick < 0.55:
+            if pick < 0.45:
                 await self.call(session, "timeline", "GET", "/api/v1/posts?limit=20")
+            elif pick < 0.6:
+                await self.call(session, "feed", "GET", "/api/v1/feed?limit=20")
             elif pick < 0.8:
                 await self.call(session, "profile", "GET", f"/api/v1/users/{random.choice(self.others)}")
             else:
