@@ -39,7 +39,6 @@ from tests.cluster.hosts import (
     APP_PORT,
     APPS,
     LB_PORT,
-    PREFIX,
     SENTINEL_PORT,
     SENTINELS,
     SERVICE,
@@ -55,13 +54,16 @@ def outside(argv: list[str]) -> int:
     if os.geteuid() != 0:
         print("the cluster test needs root (network namespaces)", file=sys.stderr)
         return 2
+    # Namespace names of this run only, so two runs on one machine (two checkouts) never meet.
+    prefix = os.environ.get("CLUSTER_NETNS_PREFIX") or f"chc{os.getpid()}"
+    env = {**os.environ, "CLUSTER_NETNS_PREFIX": prefix}
     netns = ["bash", str(ROOT / "tools" / "cluster" / "netns.sh")]
-    subprocess.run([*netns, "up"], check=True)
+    subprocess.run([*netns, "up"], check=True, env=env)
     try:
-        return subprocess.call(["ip", "netns", "exec", f"{PREFIX}-cli", sys.executable, "-m", "tests.cluster.run",
-                                "--inside", *argv], cwd=ROOT)
+        return subprocess.call(["ip", "netns", "exec", f"{prefix}-cli", sys.executable, "-m", "tests.cluster.run",
+                                "--inside", *argv], cwd=ROOT, env=env)
     finally:
-        subprocess.run([*netns, "down"], check=False)
+        subprocess.run([*netns, "down"], check=False, env=env)
 
 
 class Run:
