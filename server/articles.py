@@ -126,7 +126,7 @@ async def _load(conn: Any, ids: list[int], viewer_id: int | None) -> list[dict[s
 
 async def article(app: web.Application, post_id: int, viewer_id: int | None) -> dict[str, Any]:
     """One article row (articles_by_ids, with `tags`); NoSuchArticle when the post is none."""
-    found = await _load(app[DB], [post_id], viewer_id)
+    found = await _load(app[DB].read(), [post_id], viewer_id)
     if not found:
         raise NoSuchArticle()
     return found[0]
@@ -139,7 +139,7 @@ async def get_article(app: web.Application, slug: str, viewer_id: int | None) ->
 
 async def _page(app: web.Application, page_q: str, count_q: str, args: dict[str, Any],
                 viewer_id: int | None) -> tuple[list[dict[str, Any]], int]:
-    async with app[DB].connection() as conn:
+    async with app[DB].read().connection() as conn:
         ids = [r["id"] for r in await conn.fetchall(page_q, args)]
         count = await conn.fetchval(count_q, args)
         return await _load(conn, ids, viewer_id), int(count or 0)
@@ -155,7 +155,7 @@ async def list_articles(app: web.Application, viewer_id: int | None, *, limit: i
                (tag, "tag_id", Q.conduit.tag_id, "name"))
     for value, key, query, name in lookups:
         if value:
-            args[key] = await app[DB].fetchval(query, {name: value})
+            args[key] = await app[DB].read().fetchval(query, {name: value})
             if args[key] is None:  # nobody by that name: nothing matches
                 return [], 0
     if args["tag_id"] is not None:
@@ -177,7 +177,7 @@ async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int)
 
 async def popular_tags(app: web.Application) -> list[str]:
     """Tags in use, most used first (at most MAX_TAG_CLOUD)."""
-    return [r["name"] for r in await app[DB].fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
+    return [r["name"] for r in await app[DB].read().fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = 
 async def article_comments(app: web.Application, slug: str, viewer_id: int | None) -> list[dict[str, Any]]:
     """An article's comments, newest first (at most MAX_COMMENTS), as comment_by_id rows."""
     post_id = await article_id(app, slug)
-    return await app[DB].fetchall(Q.conduit.comments_of_post, {
+    return await app[DB].read().fetchall(Q.conduit.comments_of_post, {
         "post_id": post_id, "viewer_id": viewer_id, "limit": MAX_COMMENTS})
 
 

@@ -21,6 +21,18 @@ class Metrics:
                             registry=self.registry)
         self.sockets = Gauge("chatter_websockets_open", "Open WebSockets in this process",
                              registry=self.registry)
+        # Read replicas (server/replicas.py): routed reads per target ("primary" or the replica's
+        # host:port), why a routed read went to the primary, replica lag and rotation state.
+        self.db_reads = Counter("chatter_db_reads_total", "Lag-tolerant reads by target", ["target"],
+                                registry=self.registry)
+        self.db_read_fallbacks = Counter(
+            "chatter_db_read_fallbacks_total",
+            "Lag-tolerant reads sent to the primary: no replica in rotation, read-your-writes, replica failed",
+            ["reason"], registry=self.registry)
+        self.replica_lag = Gauge("chatter_db_replica_lag_seconds", "Replica lag (Seconds_Behind_Master)",
+                                 ["replica"], registry=self.registry)
+        self.replica_up = Gauge("chatter_db_replica_in_rotation", "1 while the replica takes reads",
+                                ["replica"], registry=self.registry)
         self._pool_source = None
 
     def watch_pool(self, source) -> None:

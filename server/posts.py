@@ -94,7 +94,7 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
 
 async def get_post(app: web.Application, post_id: int, viewer: int | None) -> str:
     """The Post as a JSON document (built by MariaDB), for raw_json; 404 when there is none."""
-    docs = await post_docs(app, [post_id], viewer)
+    docs = await post_docs(app, [post_id], viewer, replica=True)
     if not docs:
         raise NotFound("No such post.")
     return docs[0]

@@ -415,13 +415,13 @@ async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict
 
 async def public_page(app: web.Application, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
     """Every post, newest first, as a page of Post documents."""
-    return await post_page(app, Q.feed.public_ids, p, viewer_id)
+    return await post_page(app, Q.feed.public_ids, p, viewer_id, replica=True)
 
 
 async def user_page(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
     """A user's posts, newest first, as a page of Post documents; 404 when there is no such user."""
-    page = await post_page(app, Q.feed.user_ids, p, viewer_id, user_id=user_id)
+    page = await post_page(app, Q.feed.user_ids, p, viewer_id, replica=True, user_id=user_id)
     # Posts go with their author, so only an empty page needs to ask whether the user exists.
-    if not page["items"] and not await app[DB].fetchval(Q.follows.user_exists, {"id": user_id}):
+    if not page["items"] and not await app[DB].read().fetchval(Q.follows.user_exists, {"id": user_id}):
         raise NotFound("No such user.")
     return page

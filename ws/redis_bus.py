@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.config import Config
+from server.redis import close_client, redis_client
 from ws.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,9 @@ BACKOFF_FIRST = 0.05
 BACKOFF_MAX = 2.0
 # get_message() wakes up this often, so a dead connection is noticed even when idle.
 POLL = 1.0
+# With Sentinel: how often the listener asks whether the master moved. A master that died drops
+# the connection anyway; one demoted to a replica (a failover it survived) keeps it, silently.
+MASTER_CHECK = 2.0
 
 
 class RedisBus(Bus):
@@ -26,15 +31,9 @@ class RedisBus(Bus):
 
     def __init__(self, config: Config, prefix: str):
         super().__init__()
-        self._client = aioredis.Redis.from_url(
-            config.redis.url,
-            socket_timeout=config.redis.socket_timeout,
-            socket_connect_timeout=config.redis.connect_timeout,
-            health_check_interval=15,
-            decode_responses=True,
-            # One immediate retry: after a Redis restart every pooled connection is stale once.
-            retry=Retry(NoBackoff(), 1),
-        )
+        # One immediate retry: after a Redis restart every pooled connection is stale once.
+        self._client = redis_client(config, retry=Retry(NoBackoff(), 1))
+        self._sentinel = bool(config.redis.sentinels)
         # Always subscribed, so the connection exists (and is watched) even with no local users.
         self._control = f"{prefix}bus:control"
         self._pubsub: aioredis.client.PubSub | None = None
@@ -50,7 +49,7 @@ class RedisBus(Bus):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._client.aclose()
+        await close_client(self._client)
 
     async def publish(self, channel: str, message: str) -> None:
         await self._client.publish(channel, message)
@@ -71,6 +70,17 @@ class RedisBus(Bus):
             except Exception as exc:  # the listener notices the broken connection and starts over
                 log.warning("bus %s %s failed: %s", name, channel, exc)
 
+    async def _check_master(self, pubsub: aioredis.client.PubSub) -> None:
+        """Start over (resubscribe, top sockets up) when the sentinels name another master."""
+        conn = pubsub.connection
+        try:
+            address = await self._client.connection_pool.get_master_address()
+        except Exception as exc:  # the sentinels cannot say: keep the connection that works
+            log.info("bus could not ask the sentinels for the master: %s", exc)
+            return
+        if conn is not None and (conn.host, conn.port) != tuple(address):
+            raise ConnectionError(f"the master moved from {conn.host}:{conn.port} to {address[0]}:{address[1]}")
+
     async def _run(self) -> None:
         delay = BACKOFF_FIRST
         while True:
@@ -84,10 +94,14 @@ class RedisBus(Bus):
                     log.info("bus reconnected to Redis")
                 delay = BACKOFF_FIRST
                 await self._reconnected()
+                checked = time.monotonic()
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
                     if msg is not None and msg["type"] == "message" and msg["channel"] != self._control:
                         await self._deliver(msg["channel"], msg["data"])
+                    if self._sentinel and time.monotonic() - checked >= MASTER_CHECK:
+                        checked = time.monotonic()
+                        await self._check_master(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
