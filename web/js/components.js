@@ -14,19 +14,19 @@ export function pager({ load, render, label, empty = "Nothing here yet.", tag = 
   let count = 0;
   const seen = new Set();
 
+  // A reload replaces the items only once the new first page is here (no flash, no empty list).
   async function next(reset = false) {
-    if (reset) {
-      cursor = null;
-      count = 0;
-      seen.clear();
-      list.replaceChildren();
-    }
     button.disabled = true;
     list.setAttribute("aria-busy", "true");
     show(error, false);
     try {
-      const page = await load(cursor);
+      const page = await load(reset ? null : cursor);
       if (signal?.aborted) return;
+      if (reset) {
+        count = 0;
+        seen.clear();
+        list.replaceChildren();
+      }
       for (const item of page.items) {
         if (item.id !== undefined && seen.has(item.id)) continue;
         seen.add(item.id);
@@ -40,7 +40,7 @@ export function pager({ load, render, label, empty = "Nothing here yet.", tag = 
       if (e.name === "AbortError") return;
       error.textContent = e.detail || e.message;
       show(error, true);
-      show(button, true);
+      show(button, !reset);
     } finally {
       button.disabled = false;
       list.setAttribute("aria-busy", "false");
@@ -118,7 +118,8 @@ export function mediaGrid(media, who) {
         return h("video", { src: m.url, controls: true, preload: "metadata", poster: m.thumbnail_url || false, "aria-label": alt });
       }
       return h("a", { href: m.url, target: "_blank", rel: "noopener", class: "media" },
-        h("img", { src: m.thumbnail_url || m.url, alt, width: m.width || false, height: m.height || false, loading: "lazy" }));
+        // One picture is shown large (the file itself); several share the width (thumbnails).
+        h("img", { src: media.length === 1 ? m.url : m.thumbnail_url || m.url, alt, width: m.width || false, height: m.height || false, loading: "lazy" }));
     }));
 }
 

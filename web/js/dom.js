@@ -168,13 +168,41 @@ export async function busy(button, work, label = null) {
   }
 }
 
+// A short message in the corner; at most three at a time, the oldest go first.
 export function toast(message, kind = "info") {
   const box = document.getElementById("toasts");
   const item = h("div", { class: `toast toast-${kind}` }, message);
   box.append(item);
-  setTimeout(() => item.remove(), 5000);
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), kind === "error" ? 6000 : 4000);
 }
 
 export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+// Line icons (24×24, stroked with the text colour), built as SVG elements.
+const ICONS = {
+  home: ["M3 11.5 12 4l9 7.5", "M5.5 10v10h5v-6h3v6h5V10"],
+  explore: ["M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z", "m15.5 8.5-2 5-5 2 2-5z"],
+  people: ["M9 4.5a3.5 3.5 0 1 0 0 7 3.5 3.5 0 0 0 0-7z", "M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6", "M16 4.7a3.5 3.5 0 0 1 0 6.6", "M18.5 14.3c1.8.8 3 2.9 3 5.7"],
+  messages: ["M4 5h16v11H9.5L5 20v-4H4z"],
+  bell: ["M6 16.5V11a6 6 0 0 1 12 0v5.5l1.5 1.5h-15z", "M10 20.5a2 2 0 0 0 4 0"],
+  logout: ["M14 4h5v16h-5", "M10 8l-4 4 4 4", "M6 12h10"],
+  image: ["M4 5h16a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1z", "M8.5 8.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z", "m21 16-5-5-9 8"],
+};
+
+export function icon(name) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 24 24", width: "22", height: "22", fill: "none", stroke: "currentColor",
+    "stroke-width": "1.8", "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true", class: "icon" })) {
+    svg.setAttribute(k, v);
+  }
+  for (const d of ICONS[name]) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
 }

@@ -1,7 +1,7 @@
 // The shell: navigation with live badges, the connection status, and a fragment router (#/...).
 
 import * as api from "./api.js";
-import { avatar, clear, h, plural, toast } from "./dom.js";
+import { avatar, clear, h, icon, plural, toast } from "./dom.js";
 import { Realtime } from "./realtime.js";
 import { loginView, registerView } from "./views/auth.js";
 import { chatView, conversationsView } from "./views/chat.js";
@@ -99,10 +99,10 @@ function badge(count, label) {
   return h("span", { class: "badge", hidden: count === 0, "aria-label": plural(count, label), "data-count": count }, count > 99 ? "99+" : String(count));
 }
 
-function navLink(href, text, name, extra = null) {
-  const active = app.route.name === name || (name === "profile" && ["profile", "followers", "following"].includes(app.route.name)
-    && api.me() && app.route.params.username === api.me().username);
-  return h("a", { href, class: "nav-link", "aria-current": active ? "page" : false }, h("span", { class: "nav-text" }, text), extra);
+function navLink(href, text, name, extra = null, iconName = null) {
+  const active = app.route.name === name;
+  return h("a", { href, class: "nav-link", "aria-current": active ? "page" : false },
+    iconName && icon(iconName), h("span", { class: iconName ? "nav-text" : "" }, text), extra);
 }
 
 function updateNav() {
@@ -116,15 +116,15 @@ function updateNav() {
     return;
   }
   clear(nav,
-    navLink("#/", "Home", "home"),
-    navLink("#/explore", "Explore", "explore"),
-    navLink("#/people", "People", "people"),
-    navLink("#/messages", "Messages", "messages", badge(app.badges.messages, "unread message")),
-    navLink("#/notifications", "Notifications", "notifications", badge(app.badges.notifications, "unread notification")),
+    navLink("#/", "Home", "home", null, "home"),
+    navLink("#/explore", "Explore", "explore", null, "explore"),
+    navLink("#/people", "People", "people", null, "people"),
+    navLink("#/messages", "Messages", "messages", badge(app.badges.messages, "unread message"), "messages"),
+    navLink("#/notifications", "Notifications", "notifications", badge(app.badges.notifications, "unread notification"), "bell"),
     h("a", { href: `#/@${me.username}`, class: "nav-link nav-me", "aria-label": `Your profile (${me.username})`,
       "aria-current": app.route.name === "profile" && app.route.params.username === me.username ? "page" : false },
     avatar(me, "s"), h("span", { class: "nav-text" }, "Profile")),
-    h("button", { type: "button", class: "nav-link link-button", onClick: logout }, "Log out"));
+    h("button", { type: "button", class: "nav-link link-button", onClick: logout }, icon("logout"), h("span", { class: "nav-text" }, "Log out")));
 }
 
 let badgeTimer = null;
@@ -166,9 +166,10 @@ rt.on("notification.read", (data) => {
 });
 rt.on("notification.created", (note) => {
   refreshBadges();
-  const inChat = app.route.name === "chat" && Number(app.route.params.id) === note.actor.id;
-  if (note.type !== "message" && note.type !== "response") toast(note.message);
-  else if (!inChat) toast(note.message);
+  const chat = note.type === "message" || note.type === "response";
+  const seen = (chat && (app.route.name === "messages" || (app.route.name === "chat" && Number(app.route.params.id) === note.actor.id)))
+    || app.route.name === "notifications";
+  if (!seen) toast(note.message);
 });
 rt.on("message.created", (msg) => {
   if (msg.recipient_id === api.me()?.id) refreshBadges();

@@ -2,7 +2,7 @@
 // responses (replies to one message), edit/delete, image messages, and sends that survive a drop.
 
 import * as api from "../api.js";
-import { avatar, clearErrors, displayName, field, h, plural, showErrors, time, toast } from "../dom.js";
+import { avatar, clearErrors, displayName, field, h, icon, plural, showErrors, time, toast } from "../dom.js";
 import { confirmButton, pager, uploadItem } from "../components.js";
 
 const TYPING_SHOWN = 5000;
@@ -10,8 +10,8 @@ const TYPING_EVERY = 2000;
 
 function preview(msg, me) {
   const who = msg.sender_id === me.id ? "You: " : "";
-  if (msg.message_type === "image") return `${who}📷 ${msg.content || "Photo"}`;
-  if (msg.message_type === "video") return `${who}🎬 ${msg.content || "Video"}`;
+  if (msg.message_type === "image") return `${who}Photo${msg.content ? `: ${msg.content}` : ""}`;
+  if (msg.message_type === "video") return `${who}Video${msg.content ? `: ${msg.content}` : ""}`;
   return who + msg.content;
 }
 
@@ -102,6 +102,7 @@ export async function chatView(ctx) {
     const replies = h("button", { type: "button", class: "link-button replies", "aria-expanded": "false" });
     entry.paintCount = () => {
       replies.textContent = entry.count ? plural(entry.count, "reply", "replies") : "Reply";
+      replies.classList.toggle("has-replies", entry.count > 0);
       replies.setAttribute("aria-label", entry.count ? `${plural(entry.count, "reply", "replies")} to this message` : "Reply to this message");
     };
     entry.paintCount();
@@ -322,7 +323,7 @@ export async function chatView(ctx) {
     h("p", { class: "field-error", id: "chat-input-error", "data-error-for": "content" }),
     uploads,
     h("div", { class: "composer-row" },
-      h("label", { for: "chat-image", class: "file-button icon-button", title: "Send an image" }, h("span", { "aria-hidden": "true" }, "🖼"), h("span", { class: "visually-hidden" }, "Attach an image")),
+      h("label", { for: "chat-image", class: "file-button icon-button", title: "Send an image" }, icon("image"), h("span", { class: "visually-hidden" }, "Attach an image")),
       picker,
       h("label", { for: "chat-input", class: "visually-hidden" }, `Message ${name}`),
       input,
