@@ -179,6 +179,7 @@ rt.on("message.read", (data) => {
 });
 rt.on("presence", ({ user_id: userId, online }) => app.presence.set(userId, online));
 rt.on("revoked", () => {
+  if (!api.loggedIn()) return;
   api.clearSession();
   toast("Your session has ended. Please log in again.");
 });

@@ -323,8 +323,7 @@ export async function chatView(ctx) {
     h("p", { class: "field-error", id: "chat-input-error", "data-error-for": "content" }),
     uploads,
     h("div", { class: "composer-row" },
-      h("label", { for: "chat-image", class: "file-button icon-button", title: "Send an image" }, icon("image"), h("span", { class: "visually-hidden" }, "Attach an image")),
-      picker,
+      h("label", { class: "file-button icon-button", title: "Send an image" }, icon("image"), h("span", { class: "visually-hidden" }, "Attach an image"), picker),
       h("label", { for: "chat-input", class: "visually-hidden" }, `Message ${name}`),
       input,
       h("button", { type: "submit", class: "primary" }, "Send")));

@@ -15,8 +15,7 @@ export function composer({ onPosted }) {
     list,
     h("p", { class: "field-error", "data-error-for": "media_ids" }),
     h("div", { class: "form-row" },
-      h("label", { for: "compose-images", class: "file-button" }, "Add images"),
-      picker,
+      h("label", { class: "file-button" }, "Add images", picker),
       submit));
   const syncSubmit = () => {
     submit.disabled = uploads.some((u) => u.pending);

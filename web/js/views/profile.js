@@ -131,7 +131,7 @@ export async function settingsView(ctx) {
   const pictureSection = h("section", { class: "card", "aria-labelledby": "picture-title" },
     h("h2", { id: "picture-title" }, "Picture"),
     h("div", { class: "picture-row" }, picture,
-      h("div", {}, h("label", { for: "avatar-file", class: "file-button" }, "Upload a new picture"), picker, " ", removeSlot)),
+      h("div", {}, h("label", { class: "file-button" }, "Upload a new picture", picker), " ", removeSlot)),
     uploads);
 
   // Profile
