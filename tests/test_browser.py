@@ -384,6 +384,7 @@ def test_post_with_image_reaches_the_follower_and_a_like_arrives_live(people, se
     dan.page.get_by_label("Your comment").fill("Stunning. Which trail is that?")
     dan.page.get_by_role("button", name="Comment").click()
     expect(dan.page.locator(".comment")).to_contain_text("Which trail")
+    expect(dan.page.locator("article.post .comments-link")).to_have_text("1 comment")
     cleo.page.locator(".note").filter(has_text="commented").get_by_role("link").click()
     expect(cleo.page.locator(".comment")).to_contain_text("Which trail")
     cleo.page.locator(".comment").get_by_role("button", name="Like comment").click()

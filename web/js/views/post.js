@@ -77,6 +77,8 @@ export async function postView(ctx) {
   const setCount = (n) => {
     post.comments_count = n;
     countLabel.textContent = plural(n, "comment");
+    const link = slot.querySelector(".comments-link");
+    if (link) link.textContent = plural(n, "comment");
   };
   const mount = (p, old = null) => {
     post = p;
