@@ -25,7 +25,9 @@ WORKERS ?=
 run: install system-deps
 	$(PY) -m server run $(if $(WORKERS),--workers $(WORKERS))
 
-test: install system-deps
+# The browser tests also need Debian's chromium (installed when missing).
+test: install
+	@bash tools/system-deps.sh --browser
 	$(PY) -m pytest
 
 lint: install

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from swagger_ui import api_doc
 
 from server.errors import ServiceUnavailable
-from server.http.openapi import build_spec, docs
+from server.http.openapi import build_spec, docs, setup_docs
 from server.http.responses import json_response
 from server.keys import DB, METRICS, REDIS, SERVICES
 
@@ -18,7 +17,7 @@ READY_TIMEOUT = 1.0
 
 def setup(app: web.Application) -> None:
     # Swagger UI assets ship inside swagger-ui-py: the docs page needs no network.
-    api_doc(app, config_rel_url="/api/openapi.json", url_prefix="/api/docs", title="Chatter API")
+    setup_docs(app, spec_url="/api/openapi.json", prefix="/api/docs", title="Chatter API")
 
 
 @routes.get("/healthz")
