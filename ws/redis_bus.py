@@ -11,6 +11,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.config import Config
+from server.redis import Redis, RedisUnavailable
 from ws.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,18 @@ POLL = 1.0
 
 
 class RedisBus(Bus):
-    """One pub/sub connection per process, subscribed only to the channels of its local users."""
+    """One pub/sub connection per process, subscribed only to the channels of its local users.
 
-    def __init__(self, config: Config, prefix: str):
+    Given the app's Redis, publishes go through its client and circuit breaker: while the breaker
+    is open they are skipped at once (the events are in MySQL), and when it closes the reconnect
+    hooks run, so the hub tops every socket up from the log. A freeze shorter than the listener's
+    health check never breaks the pub/sub connection, so that close is the only wake-up.
+    """
+
+    def __init__(self, config: Config, prefix: str, redis: Redis | None = None):
         super().__init__()
+        self._redis = redis
+        self.skipped = 0  # publishes skipped while the breaker was open
         self._client = aioredis.Redis.from_url(
             config.redis.url,
             socket_timeout=config.redis.socket_timeout,
@@ -43,9 +52,13 @@ class RedisBus(Bus):
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
+        if self._redis is not None:
+            self._redis.breaker.on_close(self._reconnected)
         self._task = asyncio.create_task(self._run(), name="redis-bus-listener")
 
     async def stop(self) -> None:
+        if self._redis is not None:
+            self._redis.breaker.remove_on_close(self._reconnected)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -53,7 +66,13 @@ class RedisBus(Bus):
         await self._client.aclose()
 
     async def publish(self, channel: str, message: str) -> None:
-        await self._client.publish(channel, message)
+        if self._redis is None:
+            await self._client.publish(channel, message)
+            return
+        try:
+            await self._redis.client.publish(channel, message)
+        except RedisUnavailable:
+            self.skipped += 1  # healed by the top-up when the breaker closes
 
     async def _listen(self, channel: str) -> None:
         await self._command("subscribe", channel)

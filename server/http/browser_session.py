@@ -38,7 +38,8 @@ class _PrefixedKeys:
 
 def make_storage(config: Config) -> tuple[RedisStorage, aioredis.Redis]:
     # A client of its own: RedisStorage decodes bytes itself, the app's client returns str.
-    client = aioredis.Redis.from_url(config.redis.url, socket_timeout=config.redis.socket_timeout,
+    # Request path: the short timeout (cookie sessions live only in Redis; down, they answer 503).
+    client = aioredis.Redis.from_url(config.redis.url, socket_timeout=config.redis.request_timeout,
                                      socket_connect_timeout=config.redis.connect_timeout)
     storage = RedisStorage(
         client,
