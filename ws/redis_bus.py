@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -26,15 +27,19 @@ class RedisBus(Bus):
     """One pub/sub connection per process, subscribed only to the channels of its local users.
 
     Given the app's Redis, publishes go through its client and circuit breaker: while the breaker
-    is open they are skipped at once (the events are in MySQL), and when it closes the reconnect
-    hooks run, so the hub tops every socket up from the log. A freeze shorter than the listener's
-    health check never breaks the pub/sub connection, so that close is the only wake-up.
+    is open they are skipped at once (the events are in MySQL). When it closes, the reconnect
+    hooks run, so the hub tops every local socket up from the log, and if this process lost any
+    publish it says so on the control channel, where every other worker does the same for its
+    sockets (whose own breaker may never have opened). A freeze shorter than the listener's
+    health check never breaks the pub/sub connection, so these are the only wake-ups.
     """
 
     def __init__(self, config: Config, prefix: str, redis: Redis | None = None):
         super().__init__()
         self._redis = redis
         self.skipped = 0  # publishes skipped while the breaker was open
+        self._lost = False  # a publish was skipped or failed since the breaker last closed
+        self._topup = f"topup {uuid.uuid4().hex}"  # this process's control message
         self._client = aioredis.Redis.from_url(
             config.redis.url,
             socket_timeout=config.redis.socket_timeout,
@@ -53,12 +58,12 @@ class RedisBus(Bus):
 
     async def start(self) -> None:
         if self._redis is not None:
-            self._redis.breaker.on_close(self._reconnected)
+            self._redis.breaker.on_close(self._breaker_closed)
         self._task = asyncio.create_task(self._run(), name="redis-bus-listener")
 
     async def stop(self) -> None:
         if self._redis is not None:
-            self._redis.breaker.remove_on_close(self._reconnected)
+            self._redis.breaker.remove_on_close(self._breaker_closed)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -72,7 +77,21 @@ class RedisBus(Bus):
         try:
             await self._redis.client.publish(channel, message)
         except RedisUnavailable:
-            self.skipped += 1  # healed by the top-up when the breaker closes
+            self.skipped += 1  # healed by the top-ups when the breaker closes
+            self._lost = True
+        except Exception:
+            self._lost = True
+            raise
+
+    async def _breaker_closed(self) -> None:
+        await self._reconnected()
+        if self._lost:
+            self._lost = False
+            try:
+                await self._redis.client.publish(self._control, self._topup)
+            except Exception as exc:  # Redis failed again: the next close says it again
+                self._lost = True
+                log.warning("bus could not ask the other workers to top up: %s", exc)
 
     async def _listen(self, channel: str) -> None:
         await self._command("subscribe", channel)
@@ -105,8 +124,12 @@ class RedisBus(Bus):
                 await self._reconnected()
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
-                    if msg is not None and msg["type"] == "message" and msg["channel"] != self._control:
+                    if msg is None or msg["type"] != "message":
+                        continue
+                    if msg["channel"] != self._control:
                         await self._deliver(msg["channel"], msg["data"])
+                    elif msg["data"].startswith("topup ") and msg["data"] != self._topup:
+                        await self._reconnected()  # another worker skipped publishes
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
