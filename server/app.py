@@ -70,6 +70,7 @@ async def _db_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = Redis.from_config(app[CONFIG])
+    app[METRICS].watch_breaker(app[REDIS].breaker)
     app[SERVICES]["ratelimit"] = RateLimiter(app[REDIS], app[CONFIG].ratelimit.enabled)
     yield
     await app[REDIS].close()
@@ -82,7 +83,7 @@ def _bus_ctx(bus: Bus | None):
             if app[CONFIG].bus.backend == "redis":
                 from ws.redis_bus import RedisBus
 
-                chosen = RedisBus(app[CONFIG], app[REDIS].prefix)
+                chosen = RedisBus(app[CONFIG], app[REDIS].prefix, app[REDIS])
             else:
                 chosen = MemoryBus()
         app[BUS] = chosen

@@ -103,6 +103,8 @@ class RedisSchema(_Strict):
     prefix = fields.String(required=True)
     socket_timeout = fields.Float(required=True, validate=validate.Range(min=0.05))
     connect_timeout = fields.Float(required=True, validate=validate.Range(min=0.05))
+    request_timeout = fields.Float(required=True, validate=validate.Range(min=0.01, max=10))
+    breaker_cooldown = fields.Float(required=True, validate=validate.Range(min=0.05, max=300))
     max_connections = Positive()
 
 

@@ -1,9 +1,12 @@
-"""Prometheus metrics: request latency by route template, in-flight requests, pool and socket use."""
+"""Prometheus metrics: request latency by route template, in-flight requests, pool and socket use,
+circuit breakers."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from server.breaker import STATES, CircuitBreaker
 
 
 class Metrics:
@@ -52,6 +55,25 @@ class Metrics:
                 yield g
 
         self.registry.register(PoolCollector())
+
+    def watch_breaker(self, breaker: CircuitBreaker) -> None:
+        """A dependency's circuit breaker: its state, transitions and the calls it refused."""
+
+        class BreakerCollector:
+            def collect(self):
+                labels = ["dependency", "state"]
+                state = GaugeMetricFamily("chatter_breaker_state", "Circuit breaker state (1: current)", labels=labels)
+                entered = CounterMetricFamily("chatter_breaker_transitions", "Circuit breaker state entries",
+                                              labels=labels)
+                for name in STATES:
+                    state.add_metric([breaker.name, name], float(breaker.state == name))
+                    entered.add_metric([breaker.name, name], breaker.transitions[name])
+                refused = CounterMetricFamily("chatter_breaker_rejected", "Calls refused by an open breaker",
+                                              labels=["dependency"])
+                refused.add_metric([breaker.name], breaker.rejected)
+                yield from (state, entered, refused)
+
+        self.registry.register(BreakerCollector())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -230,8 +230,8 @@ class Timelines:
 
     async def page_ids(self, p: PageParams, viewer_id: int) -> list[int] | None:
         """Ids of one home-feed page (limit+1 at most, in page order), or None: ask SQL."""
-        if not self.enabled or not await self._clean():
-            return None
+        if not self.enabled or not self.app[REDIS].available or not await self._clean():
+            return None  # Redis behind its open breaker: SQL at once (a read leaves nothing stale)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_FOR_BUILD
         token = secrets.token_hex(8)

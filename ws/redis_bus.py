@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.config import Config
-from server.redis import close_client, redis_client
+from server.redis import Redis, RedisUnavailable, close_client, redis_client
 from ws.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,22 @@ MASTER_CHECK = 2.0
 
 
 class RedisBus(Bus):
-    """One pub/sub connection per process, subscribed only to the channels of its local users."""
+    """One pub/sub connection per process, subscribed only to the channels of its local users.
 
-    def __init__(self, config: Config, prefix: str):
+    Given the app's Redis, publishes go through its client and circuit breaker: while the breaker
+    is open they are skipped at once (the events are in MySQL). When it closes, the reconnect
+    hooks run, so the hub tops every local socket up from the log, and if this process lost any
+    publish it says so on the control channel, where every other worker does the same for its
+    sockets (whose own breaker may never have opened). A freeze shorter than the listener's
+    health check never breaks the pub/sub connection, so these are the only wake-ups.
+    """
+
+    def __init__(self, config: Config, prefix: str, redis: Redis | None = None):
         super().__init__()
+        self._redis = redis
+        self.skipped = 0  # publishes skipped while the breaker was open
+        self._lost = False  # a publish was skipped or failed since the breaker last closed
+        self._topup = f"topup {uuid.uuid4().hex}"  # this process's control message
         # One immediate retry: after a Redis restart every pooled connection is stale once.
         self._client = redis_client(config, retry=Retry(NoBackoff(), 1))
         self._sentinel = bool(config.redis.sentinels)
@@ -42,9 +55,13 @@ class RedisBus(Bus):
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
+        if self._redis is not None:
+            self._redis.breaker.on_close(self._breaker_closed)
         self._task = asyncio.create_task(self._run(), name="redis-bus-listener")
 
     async def stop(self) -> None:
+        if self._redis is not None:
+            self._redis.breaker.remove_on_close(self._breaker_closed)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -52,7 +69,27 @@ class RedisBus(Bus):
         await close_client(self._client)
 
     async def publish(self, channel: str, message: str) -> None:
-        await self._client.publish(channel, message)
+        if self._redis is None:
+            await self._client.publish(channel, message)
+            return
+        try:
+            await self._redis.client.publish(channel, message)
+        except RedisUnavailable:
+            self.skipped += 1  # healed by the top-ups when the breaker closes
+            self._lost = True
+        except Exception:
+            self._lost = True
+            raise
+
+    async def _breaker_closed(self) -> None:
+        await self._reconnected()
+        if self._lost:
+            self._lost = False
+            try:
+                await self._redis.client.publish(self._control, self._topup)
+            except Exception as exc:  # Redis failed again: the next close says it again
+                self._lost = True
+                log.warning("bus could not ask the other workers to top up: %s", exc)
 
     async def _listen(self, channel: str) -> None:
         await self._command("subscribe", channel)
@@ -97,8 +134,11 @@ class RedisBus(Bus):
                 checked = time.monotonic()
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
-                    if msg is not None and msg["type"] == "message" and msg["channel"] != self._control:
-                        await self._deliver(msg["channel"], msg["data"])
+                    if msg is not None and msg["type"] == "message":
+                        if msg["channel"] != self._control:
+                            await self._deliver(msg["channel"], msg["data"])
+                        elif msg["data"].startswith("topup ") and msg["data"] != self._topup:
+                            await self._reconnected()  # another worker skipped publishes
                     if self._sentinel and time.monotonic() - checked >= MASTER_CHECK:
                         checked = time.monotonic()
                         await self._check_master(pubsub)

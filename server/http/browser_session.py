@@ -38,7 +38,9 @@ class _PrefixedKeys:
 
 def make_storage(config: Config) -> tuple[RedisStorage, aioredis.Redis]:
     # A client of its own: RedisStorage decodes bytes itself, the app's client returns str.
-    client = redis_client(config, decode_responses=False, health_check_interval=0)
+    # Request path: the short timeout (cookie sessions live only in Redis; down, they answer 503).
+    client = redis_client(config, decode_responses=False, health_check_interval=0,
+                          socket_timeout=config.redis.request_timeout)
     storage = RedisStorage(
         client,
         cookie_name=config.auth.cookie_name,
