@@ -163,6 +163,7 @@ class MediaSchema(_Strict):
     max_video = Positive()
     max_pixels = Positive()
     thumb_size = fields.Integer(required=True, validate=validate.Range(16, 2048))
+    image_jobs = fields.Integer(required=True, validate=validate.Range(1, 64))
     s3 = fields.Nested(S3Schema, required=True)
 
 
