@@ -85,8 +85,17 @@ async def article_id(app: web.Application, slug: str) -> int:
 
 
 async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
-                        description: Any = _UNSET, tags: list[str] | None = None) -> None:
-    """Inside a transaction: what an article adds to its post (a new title gets a new slug)."""
+                        description: Any = _UNSET, tags: list[str] | None = None, new: bool = False) -> None:
+    """Inside a transaction: what an article adds to its post (a new title gets a new slug).
+
+    Locks: a new post has no tags to clear (a DELETE of absent rows would take a gap lock at the
+    end of the index, where every concurrent new article inserts: deadlock). An edit locks its
+    post's row first, so edits of one article queue, and then removes its old tags by primary key.
+    """
+    old_tags: list[int] = []
+    if tags is not None and not new:
+        await conn.fetchval(Q.conduit.lock_post, {"id": post_id})
+        old_tags = [r["tag_id"] for r in await conn.fetchall(Q.conduit.post_tag_ids, {"post_id": post_id})]
     if title is not None:
         base = slugify(title)
         owner = await _resolve_slug(conn, base)
@@ -102,9 +111,9 @@ async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
     if description is not _UNSET:
         await conn.execute(Q.conduit.set_description, {"id": post_id, "description": description})
     if tags is not None:
-        await conn.execute(Q.conduit.clear_post_tags, {"post_id": post_id})
-        if tags:
-            await conn.executemany(Q.conduit.add_tags, [{"name": t} for t in tags])
+        if old_tags:
+            await conn.executemany(Q.conduit.delete_post_tag, [{"post_id": post_id, "tag_id": t} for t in old_tags])
+        if tags:  # in the dictionary already (_add_tags, before this transaction)
             ids = {r["name"]: r["id"] for r in await conn.fetchall(Q.conduit.tag_ids, {"names": tags})}
             await conn.executemany(Q.conduit.add_post_tag, [
                 {"post_id": post_id, "tag_id": ids[t], "position": i} for i, t in enumerate(tags)])
@@ -180,15 +189,27 @@ async def popular_tags(app: web.Application) -> list[str]:
     return [r["name"] for r in await app[DB].read().fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
 
 
+async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
+    """Tags are a dictionary every article shares, and never deleted: new names go in first, in one
+    autocommit statement in name order, before the article's transaction. Inside it, the article
+    then only reads tag ids and takes the foreign key's shared record locks, which never conflict.
+    (Inserting them inside the transaction held the duplicate's shared next-key lock until COMMIT:
+    concurrent articles sharing one tag deadlocked on each other's new tags, MariaDB 1213.)"""
+    if tags:
+        await app[DB].executemany(Q.conduit.add_tags, [{"name": t} for t in sorted(set(tags))])
+
+
 # --- writes ---------------------------------------------------------------------------------------
 
 async def create_article(app: web.Application, user_id: int, *, title: str, description: str, body: str,
                          tags: list[str] | None = None) -> dict[str, Any]:
     """A post with a title, plus slug, description and tags, all or nothing → the article row."""
+    tags = normalize_tags(tags) or []
+    await _add_tags(app, tags)
     post_id = await posts.create_post(app, user_id, body, title=title)
     try:
         await app[DB].run(lambda tx: _save_article(tx, post_id, title=title, description=description,
-                                                   tags=normalize_tags(tags) or []))
+                                                   tags=tags, new=True))
     except Exception:
         await posts.delete_post(app, user_id, post_id)  # all or nothing, as one create
         raise
@@ -207,10 +228,11 @@ async def update_article(app: web.Application, user_id: int, slug: str, changes:
     await posts.update_post(app, user_id, post_id, **edits)
     new_title = changes.get("title")
     reslug = new_title is not None and (new_title != head["title"] or head["slug"] is None)
+    tags = normalize_tags(changes.get("tags"))
+    await _add_tags(app, tags)
     await app[DB].run(lambda tx: _save_article(
         tx, post_id, title=new_title if reslug else None,
-        description=changes["description"] if "description" in changes else _UNSET,
-        tags=normalize_tags(changes.get("tags"))))
+        description=changes["description"] if "description" in changes else _UNSET, tags=tags))
     return await article(app, post_id, user_id)
 
 

@@ -226,6 +226,14 @@ class Database:
                 await self.router.wrote(conn)
             return n
 
+    async def executemany(self, sql: str, args: list) -> int:
+        """One statement for many rows (PyMySQL folds an INSERT ... VALUES into one)."""
+        async with self.connection() as conn:
+            n = await conn.executemany(sql, args)
+            if self.router is not None:
+                await self.router.wrote(conn)
+            return n
+
     async def insert(self, sql: str, args: Any = None) -> int:
         async with self.connection() as conn:
             new_id = await conn.insert(sql, args)
