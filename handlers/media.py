@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from marshmallow import Schema, fields
 
 from server import present
 from server.auth import require_user
@@ -19,7 +18,7 @@ from server.http.openapi import docs
 from server.http.responses import json_response
 from server.http.schemas import MediaSchema
 from server.keys import CONFIG, DB, EXECUTOR, SERVICES
-from server.media.intake import EXTENSIONS, THUMB_TYPE, Upload, read_upload, store_upload
+from server.media.intake import EXTENSIONS, THUMB_TYPE, Upload, UploadSchema, read_upload, store_upload
 from server.media.storage import InvalidKey, LocalStorage, Storage, create_storage
 from server.queries import QUERIES as Q
 
@@ -35,13 +34,6 @@ FILE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
 IDEMPOTENCY_HEADER = {"parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]}
-
-
-class UploadSchema(Schema):
-    file = fields.Raw(required=True, metadata={
-        "type": "string", "format": "binary",
-        "description": "JPEG, PNG, WebP or GIF image, or MP4 or WebM video; the type is judged from the bytes",
-    })
 
 
 def setup(app: web.Application) -> None:

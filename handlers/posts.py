@@ -19,7 +19,7 @@ from server.http.idempotency import idempotent
 from server.http.openapi import docs
 from server.http.pagination import make_page, page_params
 from server.http.responses import json_response, load_body, raw_json, raw_page
-from server.http.schemas import MediaSchema, Strict, UserSummarySchema
+from server.http.schemas import MediaSchema, NotBlank, Strict, UserSummarySchema
 from server.keys import DB
 from server.notify import notify, retract
 from server.queries import QUERIES as Q
@@ -35,14 +35,12 @@ MAX_MEDIA = 4
 _UNSET = object()
 
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
+not_blank = NotBlank("Must not be blank.")
 
 
 def media_ids_field() -> fields.List:
     return fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
-                       validate=validate.Length(max=MAX_MEDIA))
+                       validate=validate.Length(max=MAX_MEDIA), metadata={"uniqueItems": True})
 
 
 class MediaIdsMixin:
@@ -59,6 +57,7 @@ class PostCreateSchema(MediaIdsMixin, Strict):
 
 
 class PostUpdateSchema(MediaIdsMixin, Strict):
+    json_schema = {"minProperties": 1}
     content = fields.String(validate=[validate.Length(min=1, max=5000), not_blank])
     title = fields.String(allow_none=True, validate=validate.Length(max=100))
     media_ids = media_ids_field()

@@ -76,7 +76,13 @@ WHERE pt.post_id IN %(ids)s
 ORDER BY pt.post_id, pt.position
 
 -- name: by_slug$
-SELECT id FROM posts WHERE slug = %(slug)s AND is_article = 1
+-- slug is ascii_bin. A slug with other characters (which no stored slug has) must match
+-- nothing rather than fail with 1267 (illegal mix of collations): the argument is converted to
+-- the column's collation (uq_posts_slug still serves the lookup), and only an all-ASCII one
+-- (as many characters as bytes) can match, so the conversion's '?' never stands in for one.
+SELECT id FROM posts
+WHERE slug = CONVERT(%(slug)s USING ascii) COLLATE ascii_bin
+  AND CHAR_LENGTH(%(slug)s) = OCTET_LENGTH(%(slug)s) AND is_article = 1
 
 -- name: fallback_slug^
 -- A titled post without a stored slug answers to "<slugified title>-<id>".
