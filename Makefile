@@ -1,4 +1,5 @@
-# Chatter: `make run` serves the API on :8080, `make test` runs the test suite.
+# Chatter: `make run` serves the API on :8080, `make test` runs the test suite, `make fuzz` fuzzes
+# the API from its OpenAPI document.
 # Both set everything up first (virtualenv, packages, local MariaDB/Redis when needed).
 
 PYTHON ?= python3
@@ -6,12 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint bench migrate openapi clean system-deps cluster-test
+.PHONY: install run test fuzz lint bench migrate openapi clean system-deps cluster-test
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lint,bench]'
+	$(PY) -m pip install --quiet -e '.[test,lint,bench,fuzz]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
@@ -29,6 +30,11 @@ run: install system-deps
 test: install
 	@bash tools/system-deps.sh --browser
 	$(PY) -m pytest
+
+# Schemathesis against a live server of its own (tools/fuzz.sh): every operation, stateful too,
+# --checks all, a few minutes. FUZZ_MAX_TIME / FUZZ_MAX_EXAMPLES / FUZZ_SEED tune a run.
+fuzz: install system-deps
+	bash tools/fuzz.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

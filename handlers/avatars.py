@@ -8,8 +8,8 @@ from server import users
 from server.http.identity import require_user
 from server.http.openapi import docs
 from server.http.responses import json_response
-from server.http.schemas import UploadSchema, UserSchema
-from server.media.intake import read_upload
+from server.http.schemas import UserSchema
+from server.media.intake import UploadSchema, read_upload
 
 routes = web.RouteTableDef()
 TAGS = ["users"]

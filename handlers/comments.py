@@ -32,6 +32,7 @@ class CommentCreateSchema(MediaIdsMixin, Strict):
 
 
 class CommentUpdateSchema(MediaIdsMixin, Strict):
+    json_schema = {"minProperties": 1}
     content = fields.String(validate=[validate.Length(min=1, max=2000), not_blank])
     media_ids = media_ids_field()
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from server import accounts, articles, follows, users
 from server.articles import MAX_COMMENTS, MAX_TAG_CLOUD, NoSuchArticle
@@ -25,7 +25,7 @@ from server.http.conduit import conduit
 from server.http.identity import bearer_token, client_of, require_principal, require_user, viewer_id
 from server.http.openapi import docs
 from server.http.responses import json_response, load_body
-from server.http.schemas import USERNAME, Strict, email_rule, password_rule
+from server.http.schemas import USERNAME, NotBlank, Strict, email_rule, password_rule
 
 routes = web.RouteTableDef()
 TAGS = ["conduit"]
@@ -39,9 +39,7 @@ T = TypeVar("T")
 
 # --- request bodies -------------------------------------------------------------------------
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("can't be blank")
+not_blank = NotBlank("can't be blank")
 
 
 def text(max_len: int, **kw: Any) -> fields.String:
@@ -50,7 +48,7 @@ def text(max_len: int, **kw: Any) -> fields.String:
                          error_messages=BLANK, **kw)
 
 
-class Lenient(Schema):
+class Lenient(Strict):
     """Conduit request bodies: unknown and read-only fields are dropped, not refused. Front ends send
     the whole object back on edit (an article with its slug, dates and author); the native API
     stays strict."""
@@ -93,6 +91,7 @@ class NewUserBody(Lenient):
 
 
 class UpdateUser(Lenient):
+    json_schema = {"minProperties": 1}
     username = fields.String(validate=[not_blank, USERNAME], error_messages=BLANK)
     email = fields.String(validate=[not_blank, email_rule], error_messages=BLANK)
     password = fields.String(validate=[not_blank, password_rule], error_messages=BLANK)
@@ -146,25 +145,26 @@ class ArticlesQuery(Strict):
     tag = fields.String(metadata={"description": "articles with this tag"})
     author = fields.String(metadata={"description": "articles by this username"})
     favorited = fields.String(metadata={"description": "articles favorited by this username"})
-    limit = fields.Integer(metadata={"description": f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"})
-    offset = fields.Integer(metadata={"description": "articles to skip (default 0)"})
+    limit = fields.Integer(validate=validate.Range(1, 2**62),
+                           metadata={"description": f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"})
+    offset = fields.Integer(validate=validate.Range(0, 2**62), metadata={"description": "articles to skip (default 0)"})
 
 
 class FeedQuery(Strict):
-    limit = fields.Integer(metadata={"description": f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"})
-    offset = fields.Integer(metadata={"description": "articles to skip (default 0)"})
+    limit = fields.Integer(validate=validate.Range(1, 2**62),
+                           metadata={"description": f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"})
+    offset = fields.Integer(validate=validate.Range(0, 2**62), metadata={"description": "articles to skip (default 0)"})
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 def _int_query(request: web.Request, name: str, default: int, minimum: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
+    raw = request.query.get(name)
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed({name: ["must be an integer"]}) from None
+    if not (raw.isascii() and raw.isdigit()):  # int() would also take " 7", "+7", "1_0"
+        raise ValidationFailed({name: ["must be an integer"]})
+    value = int(raw) if len(raw) <= 40 else 2**62 + 1
     if value < minimum or value > 2**62:
         raise ValidationFailed({name: [f"must be at least {minimum}"]})
     return value

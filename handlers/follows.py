@@ -33,7 +33,8 @@ async def put_follow(request: web.Request) -> web.Response:
 
 
 @routes.delete(r"/api/v1/users/{id:\d+}/follow")
-@docs("Stop following a user", tags=TAGS, auth="required", responses={200: FollowStateSchema, 404: None})
+@docs("Stop following a user", tags=TAGS, auth="required",
+      responses={200: FollowStateSchema, 404: None, 422: None})
 async def delete_follow(request: web.Request) -> web.Response:
     return json_response(await follows.unfollow(request.app, require_user(request), _id(request)))
 

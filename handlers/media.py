@@ -9,10 +9,10 @@ from server.http.idempotency import fingerprint, idempotent
 from server.http.identity import require_user
 from server.http.openapi import docs
 from server.http.responses import json_response
-from server.http.schemas import MediaSchema, UploadSchema
+from server.http.schemas import MediaSchema
 from server.keys import CONFIG
 from server.media import uploads
-from server.media.intake import EXTENSIONS, THUMB_TYPE, read_upload
+from server.media.intake import EXTENSIONS, THUMB_TYPE, UploadSchema, read_upload
 
 routes = web.RouteTableDef()
 TAGS = ["media"]

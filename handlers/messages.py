@@ -11,7 +11,7 @@ from server.http.identity import require_user
 from server.http.openapi import docs
 from server.http.pagination import page_params
 from server.http.responses import json_response, load_body
-from server.http.schemas import MediaSchema, Strict, UserSummarySchema
+from server.http.schemas import MediaSchema, Strict, UserSummarySchema, media_or_text
 
 routes = web.RouteTableDef()
 TAGS = ["messages"]
@@ -20,15 +20,16 @@ CLIENT_ID = validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1–64 printable ASCI
 
 
 class MessageCreateSchema(Strict):
+    json_schema = media_or_text("message_type")
     recipient_id = fields.Integer(required=True, strict=True)
-    content = fields.String(required=True)
+    content = fields.String(required=True, validate=validate.Length(max=chat.MAX_CONTENT))
     message_type = fields.String(load_default="text", validate=KINDS)
     media_id = fields.Integer(load_default=None, allow_none=True, strict=True)
     client_id = fields.String(load_default=None, allow_none=True, validate=CLIENT_ID)
 
 
 class MessageEditSchema(Strict):
-    content = fields.String(required=True)
+    content = fields.String(required=True, validate=validate.Length(max=chat.MAX_CONTENT))
 
 
 class ReadSchema(Strict):
@@ -36,7 +37,8 @@ class ReadSchema(Strict):
 
 
 class ResponseCreateSchema(Strict):
-    content = fields.String(required=True)
+    json_schema = media_or_text("response_type")
+    content = fields.String(required=True, validate=validate.Length(max=chat.MAX_CONTENT))
     response_type = fields.String(load_default="text", validate=KINDS)
     media_id = fields.Integer(load_default=None, allow_none=True, strict=True)
 
@@ -114,7 +116,7 @@ async def history(request: web.Request) -> web.Response:
 
 @routes.post(r"/api/v1/conversations/{user_id:\d+}/read")
 @docs("Mark the peer's messages read up to up_to_id (default: newest); the peer gets message.read",
-      tags=TAGS, auth="required", body=ReadSchema, responses={200: ReadStateSchema, 404: None})
+      tags=TAGS, auth="required", body=ReadSchema, body_required=False, responses={200: ReadStateSchema, 404: None})
 async def read(request: web.Request) -> web.Response:
     me, peer = require_user(request), _id(request, "user_id")
     data = await load_body(request, ReadSchema()) if request.body_exists else {"up_to_id": None}

@@ -67,7 +67,7 @@ async def unread_count(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/notifications/read")
 @docs("Mark notifications read: by ids, up to an id, or (neither) all", tags=TAGS, auth="required",
-      body=MarkReadSchema, responses={200: UnreadSchema})
+      body=MarkReadSchema, body_required=False, responses={200: UnreadSchema})
 async def mark_read(request: web.Request) -> web.Response:
     me = require_user(request)
     data = await load_body(request, MarkReadSchema()) if request.body_exists else {}

@@ -33,6 +33,7 @@ class PostCreateSchema(MediaIdsMixin, Strict):
 
 
 class PostUpdateSchema(MediaIdsMixin, Strict):
+    json_schema = {"minProperties": 1}
     content = fields.String(validate=[validate.Length(min=1, max=5000), not_blank])
     title = fields.String(allow_none=True, validate=validate.Length(max=100))
     media_ids = media_ids_field()

@@ -111,12 +111,16 @@ async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
     if description is not _UNSET:
         await conn.execute(Q.conduit.set_description, {"id": post_id, "description": description})
     if tags is not None:
-        if old_tags:
-            await conn.executemany(Q.conduit.delete_post_tag, [{"post_id": post_id, "tag_id": t} for t in old_tags])
-        if tags:  # in the dictionary already (_add_tags, before this transaction)
-            ids = {r["name"]: r["id"] for r in await conn.fetchall(Q.conduit.tag_ids, {"names": tags})}
-            await conn.executemany(Q.conduit.add_post_tag, [
-                {"post_id": post_id, "tag_id": ids[t], "position": i} for i, t in enumerate(tags)])
+        # In the dictionary already (_add_tags, before this transaction). Rows change in tag id
+        # order, the order every writer uses: kept tags are updated in place, not re-inserted.
+        ids = {r["name"]: r["id"] for r in await conn.fetchall(Q.conduit.tag_ids, {"names": tags})} if tags else {}
+        wanted = {ids[t]: i for i, t in enumerate(tags)}
+        for tag_id in sorted(set(old_tags) | set(wanted)):
+            if tag_id not in wanted:
+                await conn.execute(Q.conduit.delete_post_tag, {"post_id": post_id, "tag_id": tag_id})
+            else:
+                await conn.execute(Q.conduit.put_post_tag, {"post_id": post_id, "tag_id": tag_id,
+                                                            "position": wanted[tag_id]})
 
 
 # --- reads --------------------------------------------------------------------------------------

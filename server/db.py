@@ -20,6 +20,9 @@ T = TypeVar("T")
 #   1213 ER_LOCK_DEADLOCK: InnoDB chose this transaction as the deadlock victim.
 #   1205 ER_LOCK_WAIT_TIMEOUT: innodb_lock_wait_timeout elapsed.
 RETRY_CODES = {1213, 1205}
+# Ids are BIGINT UNSIGNED AUTO_INCREMENT: 1 .. 2**63-1 is every id there can be (and what Python,
+# JavaScript's BigInt and the keyset cursors agree on). An id outside it is refused before SQL.
+ID_MIN, ID_MAX = 1, 2**63 - 1
 # The server is gone or unreachable (mapped to 503 by the error middleware):
 #   2003 can't connect, 2006 server has gone away, 2013 lost connection during query,
 #   1040 too many connections, 1053 server shutdown in progress.

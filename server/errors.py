@@ -68,7 +68,13 @@ class Forbidden(ApiError):
 
 
 class NotFound(ApiError):
+    """404; `resource` names what was not found (Conduit answers {"<resource>": ["not found"]})."""
+
     status, slug = 404, "not-found"
+
+    def __init__(self, detail: str | None = None, *, resource: str | None = None, **kw):
+        super().__init__(detail, **kw)
+        self.resource = resource
 
 
 class Conflict(ApiError):

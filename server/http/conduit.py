@@ -9,7 +9,7 @@ from aiohttp import web
 from marshmallow import Schema, fields
 
 from server.articles import fallback_slug
-from server.errors import ApiError, Unauthorized
+from server.errors import ApiError, NotFound, Unauthorized
 from server.http.responses import iso, json_response
 from server.present import media_url
 
@@ -95,6 +95,8 @@ def conduit_errors(exc: ApiError, token_sent: bool = False) -> dict[str, list[st
         return out
     if isinstance(exc, Unauthorized):
         return {"token": ["is invalid" if token_sent else "is missing"]}
+    if isinstance(exc, NotFound) and exc.resource:
+        return {exc.resource: ["not found"]}
     return {_KEYS.get(exc.status, "request"): [exc.detail or exc.title]}
 
 
@@ -122,6 +124,19 @@ def render_error(request: web.Request, exc: ApiError) -> web.Response:
 
 class ConduitErrorsSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+
+
+# How the OpenAPI document describes Conduit routes (server/http/openapi.py): their 4xx bodies,
+# their token (`Authorization: Token <jwt>`; `Bearer` works too) and the status of a bad query
+# parameter (?limit, ?offset: 422, as Conduit clients expect).
+TOKEN_SCHEME = "conduitToken"
+render_error.__apidoc__ = {
+    "errors": ConduitErrorsSchema,
+    "security": TOKEN_SCHEME,
+    "security_scheme": {"type": "apiKey", "in": "header", "name": "Authorization",
+                        "description": "`Token <jwt>` (the Conduit spelling; `Bearer <jwt>` also works)"},
+    "query_status": 422,
+}
 
 
 class ConduitProfileSchema(Schema):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -23,6 +24,9 @@ from server.queries import QUERIES as Q
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# 1–255 printable ASCII characters, not only spaces (HTTP drops spaces around a header value).
+KEY_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
+_KEY = re.compile(KEY_PATTERN)
 # How long a duplicate waits for the first request to finish before answering 409.
 WAIT_SECONDS = 3.0
 POLL_SECONDS = 0.05
@@ -41,7 +45,7 @@ def request_key(request: web.Request) -> str | None:
     key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+    if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
         raise BadRequest(f"{HEADER} must be 1–{MAX_KEY_LENGTH} printable ASCII characters.")
     return key
 

@@ -11,13 +11,15 @@ import uuid
 
 import redis.exceptions
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.config import Config
 from server.db import is_unavailable
-from server.errors import ApiError, ServiceUnavailable, Unauthorized, problem
+from server.errors import ApiError, BadRequest, NotFound, ServiceUnavailable, Unauthorized, problem
 from server.http.identity import authenticate
-from server.http.openapi import AUTH_REQUIRED
+from server.http.openapi import AUTH_REQUIRED, is_id_name
 from server.http.responses import problem_response
+from server.http.schemas import ID_MAX, ID_MIN
 from server.keys import CONFIG, PRINCIPAL, REQUEST_ID, SERVICES
 from server.logs import request_id_var
 from server.metrics import Metrics
@@ -42,20 +44,20 @@ def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     """Every non-2xx as application/problem+json (a 500 carries only the request id).
 
     A route may render its own 4xx bodies: a handler attribute `__render_error__(request, exc)`
-    (the Conduit routes answer {"errors": {...}} that way).
+    (the Conduit routes answer {"errors": {...}} that way), also for aiohttp's own 4xx (e.g. a
+    body over client_max_size).
     """
     rid = request.get(REQUEST_ID)
+    if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+        # Malformed framing inside a body aiohttp parses for us (e.g. a multipart part header).
+        exc = BadRequest(f"Malformed request: {exc.message}"[:300])
+    if isinstance(exc, web.HTTPException):
+        exc = _http_error(exc)
     if isinstance(exc, ApiError):
         render = getattr(request.match_info.handler, "__render_error__", None)
         if render is not None and exc.status < 500:
             return render(request, exc)
         return problem_response(exc.body(rid if exc.status >= 500 else None), exc.headers)
-    if isinstance(exc, web.HTTPException):
-        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
-        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
-        if exc.status == 413:
-            detail = "The request body is too large."
-        return problem_response(problem(exc.status, exc.reason, detail), headers)
     if is_unavailable(exc) or _is_redis_down(exc):
         log.warning("dependency unavailable on %s %s: %r", request.method, request.path, exc)
         err = ServiceUnavailable()
@@ -63,6 +65,46 @@ def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem_response(problem(500, "Internal Server Error", "An unexpected error occurred.",
                                     slug="internal", request_id=rid))
+
+
+class _HttpError(ApiError):
+    """An aiohttp HTTPException (404 no route, 405, 413 body too large) as an ApiError."""
+
+    slug = None  # type "about:blank": the status says it all
+
+    def __init__(self, status: int, title: str, detail: str | None, headers: dict[str, str]):
+        self.status = status
+        super().__init__(detail, headers=headers, title=title)
+
+
+def _http_error(exc: web.HTTPException) -> ApiError:
+    headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
+    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
+    if exc.status == 413:
+        detail = "The request body is too large."
+    return _HttpError(exc.status, exc.reason, detail, headers)
+
+
+def check_path_ids(request: web.Request) -> None:
+    """A path id (`{id}`, `{user_id}`, ...) that is not a row id in range names nothing: 404.
+
+    Before any SQL, so an id past BIGINT never reaches MariaDB (and `/x/0` or `/x/abc` in a
+    route that takes any text is the same 404 as a missing row).
+    """
+    for name, value in request.match_info.items():
+        if is_id_name(name) and not (value.isascii() and value.isdigit() and len(value) <= 19
+                                     and ID_MIN <= int(value) <= ID_MAX):
+            noun = _noun(request.match_info.route.resource.canonical, name)
+            raise NotFound(f"No such {noun}.", resource=noun)
+
+
+def _noun(path: str, param: str) -> str:
+    """What a path id names: `{user_id}` a user; `/comments/{id}` a comment."""
+    if param != "id":
+        return param.removesuffix("_id")
+    segments = path.split("/")
+    before = segments[segments.index("{id}") - 1] if "{id}" in segments else ""
+    return before.removesuffix("s") if before and not before.startswith("{") else "resource"
 
 
 _NEVER_SHED = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -153,7 +195,9 @@ async def auth_middleware(request: web.Request, handler):
     if principal is None:
         if getattr(request.match_info.handler, "__auth__", None) == AUTH_REQUIRED:
             raise Unauthorized()
+        check_path_ids(request)
         return await handler(request)
+    check_path_ids(request)
     if request.method not in _UNSAFE or request.path.startswith("/api/v1/auth/"):
         return await handler(request)
     limiter = request.app[SERVICES]["ratelimit"]

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from server.db import ID_MAX
 from server.errors import BadRequest
+
+_DIGITS = re.compile(r"[0-9]+")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-_MAX_ID = 2**63 - 1
+# Largest limit and cursor accepted (a larger limit is clamped to MAX_LIMIT; ids are BIGINT).
+MAX_CURSOR = _MAX_ID = ID_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +49,14 @@ class PageParams:
 
 def _int_param(request: web.Request, name: str, minimum: int) -> int | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Bad query parameter {name!r}: expected an integer.") from None
+    # Decimal digits only: int() would also take " 7", "+7", "1_000" and non-ASCII digits.
+    if not _DIGITS.fullmatch(raw):
+        raise BadRequest(f"Bad query parameter {name!r}: expected an integer.")
+    value = int(raw) if len(raw) <= 40 else _MAX_ID + 1
     if value < minimum or value > _MAX_ID:
-        raise BadRequest(f"Bad query parameter {name!r}: must be at least {minimum}.")
+        raise BadRequest(f"Bad query parameter {name!r}: must be from {minimum} to {_MAX_ID}.")
     return value
 
 

@@ -9,13 +9,15 @@ from collections.abc import Collection, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from hachoir.core import config as hachoir_config
 from hachoir.core import log as hachoir_log
 from hachoir.parser.container import MkvFile, MP4File
 from hachoir.stream import StringInputStream
+from marshmallow import EXCLUDE, Schema, fields
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 from server.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -97,6 +99,21 @@ def upload_limits(config) -> dict[str, int]:
     return {"image": config.media.max_image, "video": config.media.max_video}
 
 
+class UploadSchema(Schema):
+    """The multipart body read_upload takes (for the OpenAPI document): a part `file`; other
+    parts are skipped, whatever their names, as long as the part header can be parsed."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    # Control characters (but tab) break a part's header: that body is a 400, not a 422.
+    json_schema: ClassVar[dict[str, Any]] = {"propertyNames": {"pattern": "^[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$"}}
+    file = fields.Raw(required=True, metadata={
+        "type": "string", "format": "binary", "minLength": 1,
+        "description": "JPEG, PNG, WebP or GIF image, or MP4 or WebM video; the type is judged from the bytes",
+    })
+
+
 async def read_upload(
     request: web.Request,
     field: str = "file",
@@ -113,13 +130,17 @@ async def read_upload(
     limits = max_bytes if max_bytes is not None else upload_limits(request.app[CONFIG])
     try:
         reader = await request.multipart()
+        upload = None
         while (part := await reader.next()) is not None:
-            # Other fields are drained by the next next() call, never kept.
-            if isinstance(part, BodyPartReader) and part.name == field:
-                return await _read_part(part, field, limits, kinds)
-    except ValueError:
+            # Other fields are drained by the next next() call, never kept; the parts after the
+            # file too, so a malformed body is a 400 wherever the damage is.
+            if upload is None and isinstance(part, BodyPartReader) and part.name == field:
+                upload = await _read_part(part, field, limits, kinds)
+    except (ValueError, HttpProcessingError):  # bad boundary, framing or part headers
         raise BadRequest("Malformed multipart body.") from None
-    raise ValidationFailed({field: ["Missing file."]})
+    if upload is None:
+        raise ValidationFailed({field: ["Missing file."]})
+    return upload
 
 
 async def _read_part(part: BodyPartReader, field: str, limits: Mapping[str, int],

@@ -76,7 +76,13 @@ WHERE pt.post_id IN %(ids)s
 ORDER BY pt.post_id, pt.position
 
 -- name: by_slug$
-SELECT id FROM posts WHERE slug = %(slug)s AND is_article = 1
+-- slug is ascii_bin. A slug with other characters (which no stored slug has) must match
+-- nothing rather than fail with 1267 (illegal mix of collations): the argument is converted to
+-- the column's collation (uq_posts_slug still serves the lookup), and only an all-ASCII one
+-- (as many characters as bytes) can match, so the conversion's '?' never stands in for one.
+SELECT id FROM posts
+WHERE slug = CONVERT(%(slug)s USING ascii) COLLATE ascii_bin
+  AND CHAR_LENGTH(%(slug)s) = OCTET_LENGTH(%(slug)s) AND is_article = 1
 
 -- name: fallback_slug^
 -- A titled post without a stored slug answers to "<slugified title>-<id>".
@@ -110,8 +116,9 @@ SELECT tag_id FROM post_tags WHERE post_id = %(post_id)s
 -- name: delete_post_tag!
 DELETE FROM post_tags WHERE post_id = %(post_id)s AND tag_id = %(tag_id)s
 
--- name: add_post_tag!
+-- name: put_post_tag!
 INSERT INTO post_tags (post_id, tag_id, position) VALUES (%(post_id)s, %(tag_id)s, %(position)s)
+ON DUPLICATE KEY UPDATE position = VALUES(position)
 
 -- name: popular_tags
 -- Tags in use, most used first (a scan of ix_post_tags_tag, bounded by the LIMIT's sort).
