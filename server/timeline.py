@@ -350,8 +350,9 @@ async def post_deleted(app: web.Application, author_id: int, post_id: int) -> No
     await of(app).post_deleted(author_id, post_id)
 
 
-async def follows_changed(app: web.Application, follower_id: int) -> None:
-    await of(app).invalidate(follower_id)
+async def follows_changed(app: web.Application, *user_ids: int) -> None:
+    """Whose follows (or mutes) changed: their cached timelines are dropped, rebuilt on next read."""
+    await of(app).invalidate(*user_ids)
 
 
 async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:
@@ -414,14 +415,16 @@ async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict
 
 
 async def public_page(app: web.Application, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """Every post, newest first, as a page of Post documents."""
+    """Every post, newest first, as a page of Post documents (without those of users blocked either
+    way by the viewer)."""
     return await post_page(app, Q.feed.public_ids, p, viewer_id)
 
 
 async def user_page(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user."""
+    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user or
+    the user blocks the viewer."""
     page = await post_page(app, Q.feed.user_ids, p, viewer_id, user_id=user_id)
     # Posts go with their author, so only an empty page needs to ask whether the user exists.
-    if not page["items"] and not await app[DB].fetchval(Q.follows.user_exists, {"id": user_id}):
+    if not page["items"] and not await app[DB].fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
         raise NotFound("No such user.")
     return page

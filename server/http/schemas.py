@@ -96,6 +96,8 @@ class UserSchema(UserSummarySchema):
     updated_at = fields.String()
     following = fields.Boolean(metadata={"description": "with a token: the viewer follows this user"})
     followed_by = fields.Boolean(metadata={"description": "with a token: this user follows the viewer"})
+    blocking = fields.Boolean(metadata={"description": "with a token: the viewer blocks this user"})
+    muting = fields.Boolean(metadata={"description": "with a token: the viewer mutes this user"})
     email = fields.String(metadata={"description": "only on /users/me"})
 
 

@@ -35,6 +35,19 @@ WHERE md.id = %(id)s
 -- name: user_exists$
 SELECT 1 FROM users WHERE id = %(id)s
 
+-- name: gate^
+-- Whether sender may message recipient (server/chat.py may_message; no row: no such recipient),
+-- and the sender's summary for the recipient's notification with whether it is suppressed (as
+-- notifications.actor says it): one statement of primary-key lookups before anything is stored.
+SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = %(sender_id)s AND target_id = r.id) AS blocking,
+       EXISTS (SELECT 1 FROM blocks WHERE user_id = r.id AND target_id = %(sender_id)s) AS blocked_by,
+       s.username, s.full_name, COALESCE(s.image_url, m.storage_key) AS avatar_key,
+       FALSE AS suppressed
+FROM users r
+JOIN users s ON s.id = %(sender_id)s
+LEFT JOIN media m ON m.id = s.avatar_media_id
+WHERE r.id = %(recipient_id)s
+
 -- name: create<!
 -- created_at is passed in (UTC, milliseconds): the Message is built from these values, not re-read.
 INSERT INTO messages (sender_id, recipient_id, message_type, content, client_id, created_at)

@@ -7,8 +7,12 @@ VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(mess
         %(created_at)s)
 
 -- name: actor^
--- The actor's summary shown in a Notification.
-SELECT u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key
+-- The actor's summary shown in a Notification, and whether user_id is to get none from them:
+-- either of the two blocks the other.
+SELECT u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key,
+       EXISTS (SELECT 1 FROM blocks b
+               WHERE (b.user_id = %(user_id)s AND b.target_id = u.id)
+                  OR (b.user_id = u.id AND b.target_id = %(user_id)s)) AS suppressed
 FROM users u
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id = %(id)s
