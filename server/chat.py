@@ -60,6 +60,7 @@ def conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
         "last_message": message(app, row),
         "unread_count": row["unread_count"],
         "last_read_id": row["last_read_id"],
+        "muted": bool(row["muted"]),
     }
 
 
@@ -241,7 +242,7 @@ async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: 
         old = conv["last_read_id"]
         target = conv["last_message_id"] if up_to_id is None else min(up_to_id, conv["last_message_id"])
         if target <= old:
-            return {"unread_count": conv["unread_count"], "last_read_id": old}
+            return {"unread_count": 0 if conv["muted"] else conv["unread_count"], "last_read_id": old}
         keys = {**pair(user_id, peer_id), "user_id": user_id, "peer_id": peer_id,
                 "from_id": old, "to_id": target}
         await conn.execute(Q.messages.mark_read, keys)
@@ -279,6 +280,17 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
         return obj
 
     return await run_and_publish(app, fn)
+
+
+async def mute_conversation(app: web.Application, user_id: int, peer_id: int, *, on: bool = True) -> dict[str, bool]:
+    """Mute (on) or unmute the conversation with peer_id (idempotent) → {muted}. Its messages still
+    arrive and are stored, but make no notification for user_id and no unread badge (unread_count
+    shows 0 while muted); the peer notices nothing. 404 for no such user (or oneself)."""
+    db = app[DB]
+    if peer_id == user_id or not await db.fetchval(Q.messages.user_exists, {"id": peer_id}):
+        raise NotFound("No such user.")
+    await db.execute(Q.conversations.mute if on else Q.conversations.unmute, {"user_id": user_id, "peer_id": peer_id})
+    return {"muted": on}
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -42,7 +42,11 @@ SELECT 1 FROM users WHERE id = %(id)s
 SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = %(sender_id)s AND target_id = r.id) AS blocking,
        EXISTS (SELECT 1 FROM blocks WHERE user_id = r.id AND target_id = %(sender_id)s) AS blocked_by,
        s.username, s.full_name, COALESCE(s.image_url, m.storage_key) AS avatar_key,
-       FALSE AS suppressed
+       (EXISTS (SELECT 1 FROM mutes mu
+                WHERE mu.user_id = r.id AND mu.target_id = s.id AND mu.notifications
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+        OR EXISTS (SELECT 1 FROM conversation_mutes cm WHERE cm.user_id = r.id AND cm.peer_id = s.id)
+       ) AS suppressed
 FROM users r
 JOIN users s ON s.id = %(sender_id)s
 LEFT JOIN media m ON m.id = s.avatar_media_id
