@@ -97,8 +97,9 @@ async def _attach(conn: Conn, query: str, owner: dict[str, int], user_id: int, m
 
 async def may_message(conn: Conn, sender_id: int, recipient_id: int) -> dict[str, Any]:
     """Refuse what the recipient does not accept: 403 when the sender blocks the recipient (they may
-    unblock), 403 dm-not-allowed when the recipient blocks the sender. The refused sender learns
-    no more than that. 422 for no such recipient.
+    unblock); 403 dm-not-allowed when the recipient blocks the sender or their dm_policy refuses
+    the sender (`nobody`; `following` and they do not follow the sender), the same answer
+    whichever the reason, so the sender learns no more than that. 422 for no such recipient.
 
     Returns the sender's summary for the recipient's notification (notifications.create's actor).
     """
@@ -107,7 +108,8 @@ async def may_message(conn: Conn, sender_id: int, recipient_id: int) -> dict[str
         raise ValidationFailed({"recipient_id": ["No such user."]})
     if gate["blocking"]:
         raise Forbidden("You have blocked this user: unblock them to send messages.")
-    if gate["blocked_by"]:
+    policy = gate["dm_policy"]
+    if gate["blocked_by"] or policy == "nobody" or (policy == "following" and not gate["follows_sender"]):
         raise DmNotAllowed()
     return gate
 

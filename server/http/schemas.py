@@ -99,6 +99,8 @@ class UserSchema(UserSummarySchema):
     blocking = fields.Boolean(metadata={"description": "with a token: the viewer blocks this user"})
     muting = fields.Boolean(metadata={"description": "with a token: the viewer mutes this user"})
     email = fields.String(metadata={"description": "only on /users/me"})
+    dm_policy = fields.String(validate=validate.OneOf(["everyone", "following", "nobody"]),
+                              metadata={"description": "only on /users/me: who may message this user"})
 
 
 class MediaSchema(Schema):

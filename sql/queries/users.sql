@@ -77,7 +77,7 @@ SELECT u.id, JSON_MERGE_PATCH(
     'blocking', EXISTS(SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = u.id) IS TRUE,
     'muting', EXISTS(SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = u.id
                      AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3))) IS TRUE)),
-  IF(%(with_email)s, JSON_OBJECT('email', u.email), '{}')) AS doc
+  IF(%(with_email)s, JSON_OBJECT('email', u.email, 'dm_policy', u.dm_policy), '{}')) AS doc
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id IN %(ids)s
   AND (%(include_blockers)s OR NOT EXISTS (
