@@ -266,7 +266,8 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
 
     async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
-        await may_message(conn, user_id, head["recipient_id"] if head["sender_id"] == user_id else head["sender_id"])
+        other = head["recipient_id"] if head["sender_id"] == user_id else head["sender_id"]
+        await may_message(conn, user_id, other)
         rid = await conn.insert(Q.messages.response_create, {
             "message_id": message_id, "author_id": user_id, "response_type": response_type,
             "content": content})

@@ -52,8 +52,9 @@ async def create(conn: Conn, app: web.Application, *, user_id: int, type: str, a
                  post_id: int | None = None, comment_id: int | None = None,
                  message_id: int | None = None, response_id: int | None = None,
                  created_at: dt.datetime | None = None, actor: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Store a notification → the Notification; none (None) for acting on one's own things, or
-    when either of the two blocks the other. No event.
+    """Store a notification → the Notification; none (None) for acting on one's own things, when
+    either of the two blocks the other, when user_id mutes the actor with notifications, or (a
+    message or response) muted their conversation. No event.
 
     The object is built from the inserted values and the actor's summary (one small query, which
     also says whether the notification is suppressed; or `actor`, that row read already by the
@@ -80,8 +81,8 @@ async def create(conn: Conn, app: web.Application, *, user_id: int, type: str, a
 async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
                  post_id: int | None = None, comment_id: int | None = None,
                  message_id: int | None = None, response_id: int | None = None) -> list[Event]:
-    """Create a notification for user_id (never for acting on one's own things, nor between users
-    who block one another).
+    """Create a notification for user_id (never for acting on one's own things, nor one `create`
+    suppresses: blocks, mutes).
 
     Call inside the action's transaction (the Tx of events.run_and_publish): the event goes with
     the transaction and is published after COMMIT. Returns it (or [] for one's own things).

@@ -21,7 +21,7 @@ that lost its lock writes nothing.
 Writes, after COMMIT. A new post goes into the timelines of the author and every follower
 that exist (cold keys are never created) except followers who mute the author, trimmed to
 ``size`` with the floor raised past what was cut; a deleted post leaves them; follow/unfollow,
-block/unblock and mute/unmute delete the timelines of those whose home feed changes.
+a block (both sides) and mute/unmute (the muter) delete the timelines whose home feed changes.
 
 Timed mutes. A mute that ends lets the muted user's posts back into the home feed without any
 write: so a build also stores ``e`` at ``-end`` (ms since the epoch) when the viewer has a timed
@@ -36,8 +36,8 @@ during it are never missing. Known limits: a process that crashes between COMMIT
 fan-out leaves followers' timelines without that post until they are rebuilt (follow change,
 ttl, or generation bump); and a fan-out that read the follower list just before an unfollow
 committed and reaches Redis only after the unfollower's timeline was rebuilt adds the post
-there. The scripts build key names from the generation, so they need a single Redis (not a
-cluster).
+there; the same holds for a fan-out racing a mute of its author. The scripts build key names
+from the generation, so they need a single Redis (not a cluster).
 """
 
 from __future__ import annotations

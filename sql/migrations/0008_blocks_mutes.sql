@@ -1,7 +1,7 @@
 -- Safety between users: blocks, mutes (of a user, of one conversation) and who may message whom.
--- The filters read these tables inside the queries that serve pages, as NOT EXISTS lookups on the
--- primary keys (user_id, target_id): one index probe per candidate author, which MariaDB's
--- subquery cache answers once per author of a page.
+-- The filters read these tables inside the queries that serve pages, as NOT EXISTS on the keys
+-- (user_id, target_id) and (target_id, user_id): MariaDB reads the viewer's few rows once per
+-- query and looks each candidate author up among them.
 
 -- user_id blocks target_id. id orders GET /blocks (newest first) and is its cursor.
 CREATE TABLE blocks (
@@ -12,7 +12,7 @@ CREATE TABLE blocks (
   PRIMARY KEY (user_id, target_id),
   UNIQUE KEY uq_blocks_id (id),
   KEY ix_blocks_user (user_id, id),
-  -- "does target block me": the other direction of the pair.
+  -- who blocks target_id: the other direction of the pair.
   KEY ix_blocks_target (target_id, user_id),
   CONSTRAINT fk_blocks_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
   CONSTRAINT fk_blocks_target FOREIGN KEY (target_id) REFERENCES users (id) ON DELETE CASCADE,
@@ -32,6 +32,8 @@ CREATE TABLE mutes (
   PRIMARY KEY (user_id, target_id),
   UNIQUE KEY uq_mutes_id (id),
   KEY ix_mutes_user (user_id, id),
+  -- who mutes target_id (the home-timeline fan-out leaves them out).
+  KEY ix_mutes_target (target_id, user_id),
   KEY ix_mutes_expires (expires_at),
   CONSTRAINT fk_mutes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
   CONSTRAINT fk_mutes_target FOREIGN KEY (target_id) REFERENCES users (id) ON DELETE CASCADE,

@@ -13,9 +13,8 @@
 
 -- name: page_all
 SELECT p.id FROM posts p WHERE p.is_article = 1
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-                     OR (b.user_id = p.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
@@ -43,18 +42,16 @@ SELECT COUNT(*) FROM posts WHERE user_id = %(author_id)s AND is_article = 1
 SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-                     OR (b.user_id = p.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
 ORDER BY l.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_favorited$
 SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-                     OR (b.user_id = p.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
 
 -- name: page_by_tag
 -- ix_post_tags_tag (tag_id, post_id); author and favorited may narrow it further.
@@ -63,9 +60,8 @@ WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-                     OR (b.user_id = p.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 ORDER BY t.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
@@ -76,9 +72,8 @@ WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-                     OR (b.user_id = p.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 
@@ -195,9 +190,8 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE c.post_id = %(post_id)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
-                     OR (b.user_id = c.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.user_id AND b.target_id = %(viewer_id)s)
 ORDER BY c.id DESC
 LIMIT %(limit)s
 

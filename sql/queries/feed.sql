@@ -25,13 +25,12 @@ SELECT MAX(id) FROM posts
 
 -- name: public_ids
 -- Every post but those of users blocked either way by the viewer or muted by the viewer (a NULL
--- viewer matches no block or mute): primary-key probes of blocks and mutes per row, cached by
--- MariaDB per author.
+-- viewer matches no block or mute). MariaDB reads the viewer's block and mute rows once (by index,
+-- materialized) and looks each post's author up among them: a page costs the same as without.
 SELECT p.id FROM posts p
 WHERE p.id {cmp} %(cursor)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-                     OR (b.user_id = p.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 ORDER BY p.id {dir} LIMIT %(limit)s
@@ -48,9 +47,8 @@ ORDER BY id {dir} LIMIT %(limit)s
 -- the viewer (the caller answers 404).
 SELECT c.id FROM comments c
 WHERE c.post_id = %(post_id)s AND c.id {cmp} %(cursor)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
-                     OR (b.user_id = c.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM posts p JOIN blocks b ON b.user_id = p.user_id AND b.target_id = %(viewer_id)s
                   WHERE p.id = %(post_id)s)
 ORDER BY c.id {dir} LIMIT %(limit)s

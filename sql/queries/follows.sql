@@ -38,9 +38,8 @@ SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer_id)s AND foll
 SELECT f.id AS follow_id, f.follower_id AS id
 FROM follows f
 WHERE f.followee_id = %(user_id)s AND f.id {cmp} %(cursor)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = f.follower_id)
-                     OR (b.user_id = f.follower_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = f.follower_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = f.follower_id AND b.target_id = %(viewer_id)s)
 ORDER BY f.id {dir} LIMIT %(limit)s
 
 -- name: following
@@ -48,7 +47,6 @@ ORDER BY f.id {dir} LIMIT %(limit)s
 SELECT f.id AS follow_id, f.followee_id AS id
 FROM follows f
 WHERE f.follower_id = %(user_id)s AND f.id {cmp} %(cursor)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = f.followee_id)
-                     OR (b.user_id = f.followee_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = f.followee_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = f.followee_id AND b.target_id = %(viewer_id)s)
 ORDER BY f.id {dir} LIMIT %(limit)s

@@ -32,7 +32,6 @@ FROM post_likes l
 JOIN users u ON u.id = l.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE l.post_id = %(post_id)s AND l.id {cmp} %(cursor)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = l.user_id)
-                     OR (b.user_id = l.user_id AND b.target_id = %(viewer_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = l.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = l.user_id AND b.target_id = %(viewer_id)s)
 ORDER BY l.id {dir} LIMIT %(limit)s

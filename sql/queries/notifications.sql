@@ -11,9 +11,8 @@ VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(mess
 -- either of the two blocks the other, user_id mutes the actor with notifications, or (for a
 -- message or a response) user_id muted their conversation. Primary-key lookups only.
 SELECT u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key,
-       (EXISTS (SELECT 1 FROM blocks b
-                WHERE (b.user_id = %(user_id)s AND b.target_id = u.id)
-                   OR (b.user_id = u.id AND b.target_id = %(user_id)s))
+       (EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(user_id)s AND b.target_id = u.id)
+        OR EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(user_id)s)
         OR EXISTS (SELECT 1 FROM mutes mu
                    WHERE mu.user_id = %(user_id)s AND mu.target_id = u.id AND mu.notifications
                      AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))

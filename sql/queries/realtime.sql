@@ -8,9 +8,8 @@ DELETE FROM user_events WHERE created_at < NOW(3) - INTERVAL %(ttl)s SECOND LIMI
 -- ix_conversations_recent: the conversation peers to tell about presence (none blocked either way).
 SELECT c.peer_id FROM conversations c
 WHERE c.user_id = %(user_id)s
-  AND NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = c.user_id AND b.target_id = c.peer_id)
-                     OR (b.user_id = c.peer_id AND b.target_id = c.user_id))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.user_id AND b.target_id = c.peer_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.peer_id AND b.target_id = c.user_id)
 ORDER BY c.last_message_id DESC LIMIT %(limit)s
 
 -- name: is_peer$

@@ -49,9 +49,8 @@ FROM (
 ) AS hit
 JOIN users u ON u.id = hit.id
 LEFT JOIN media m ON m.id = u.avatar_media_id
-WHERE NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE (b.user_id = %(viewer_id)s AND b.target_id = u.id)
-                     OR (b.user_id = u.id AND b.target_id = %(viewer_id)s))
+WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = u.id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
 ORDER BY u.id {dir}
 LIMIT %(limit)s
 
