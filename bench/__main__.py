@@ -41,12 +41,14 @@ def cmd_tokens(args) -> None:
     conn = seed.connect(config)
     try:
         data = tokens.mint(config, conn, count=args.tokens, heavy_ids=meta.get("heavy_user_ids", []),
-                           password=meta.get("password", seed.PASSWORD), cold_count=args.cold_tokens)
+                           password=meta.get("password", seed.PASSWORD), cold_count=args.cold_tokens,
+                           filtered_count=args.filtered_tokens)
     finally:
         conn.close()
     json_path, lua_path = tokens.write(data, runner.VAR)
     print(f"{len(data['tokens'])} tokens (+{len(data['heavy_tokens'])} heavy followers, "
-          f"+{len(data['cold_tokens'])} for feed_cold) in {json_path} "
+          f"+{len(data['cold_tokens'])} for feed_cold, +{len(data['filtered_tokens'])} blocking and muting "
+          f"{tokens.FILTER_SIZE} accounts each) in {json_path} "
           f"and {lua_path}")
 
 
@@ -60,6 +62,7 @@ def cmd_run(args) -> None:
         login_connections=args.login_connections, ws_sockets=args.ws_sockets, chat_pairs=args.chat_pairs,
         chat_rate=args.chat_rate, fanout_receivers=args.fanout_receivers,
         overload_connections=args.overload_connections, tokens=args.tokens, cold_tokens=args.cold_tokens,
+        filtered_tokens=args.filtered_tokens,
         database=args.database, out_dir=Path(args.out_dir), reseed=args.reseed)
     runner.run(opts)
 
@@ -88,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--tokens", type=int, default=1000, help="sessions to open for the load scripts")
         p.add_argument("--cold-tokens", type=int, default=4000,
                        help="sessions of other users, read only by feed_cold (first reads of cold timelines)")
+        p.add_argument("--filtered-tokens", type=int, default=100,
+                       help="sessions of other users who each block and mute 100 accounts, read only by "
+                            "feed_filtered and public_timeline_filtered")
 
     s = sub.add_parser("seed", help="wipe the bench database and fill it with a deterministic dataset")
     s.add_argument("--users", type=int, default=10_000)

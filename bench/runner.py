@@ -25,14 +25,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_DATABASE = "chatter_bench"
 REDIS_PREFIX = "bench:"
 
-HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_heavy", "feed_cold",
-                  "public_timeline", "comments", "like_toggle", "create_post", "mixed", "overload", "login"]
+HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
+                  "feed_cold", "public_timeline", "public_timeline_filtered", "comments", "like_toggle",
+                  "create_post", "mixed", "overload", "login"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
 SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
 SCRIPTS = {"overload": "get_post"}
 NO_RATIO = {"overload"}  # its req/s counts the 503s it sheds: no share of hello  # scenarios driven by another scenario's Lua script
 # Scenarios measured in steady state: the home timelines of these token lists are warmed first.
-WARMED = {"feed": ("tokens",), "feed_heavy": ("heavy_tokens",), "mixed": ("tokens",)}
+WARMED = {"feed": ("tokens",), "feed_filtered": ("filtered_tokens",), "feed_heavy": ("heavy_tokens",),
+          "mixed": ("tokens",)}
+# The same pages read by users who each block and mute 100 accounts: compared with the plain scenario
+# of the same run (the issue's target: within 10 %).
+FILTERED = {"feed_filtered": "feed", "public_timeline_filtered": "public_timeline"}
 
 
 def script_for(name: str) -> str:
@@ -55,6 +60,7 @@ class Options:
     overload_connections: int = overload.CONNECTIONS
     tokens: int = 1_000
     cold_tokens: int = 4_000
+    filtered_tokens: int = 100
     database: str = BENCH_DATABASE
     out_dir: Path = RESULTS
     reseed: bool = False
@@ -137,7 +143,8 @@ def prepare_dataset(config: Config, opts: Options) -> dict:
     conn = seed.connect(config)
     try:
         data = tokens.mint(config, conn, count=opts.tokens, heavy_ids=meta.get("heavy_user_ids", []),
-                           password=meta.get("password", seed.PASSWORD), cold_count=opts.cold_tokens)
+                           password=meta.get("password", seed.PASSWORD), cold_count=opts.cold_tokens,
+                           filtered_count=opts.filtered_tokens)
     finally:
         conn.close()
     tokens.write(data, VAR)
@@ -196,7 +203,7 @@ class Bench:
         """Read the first feed page of every token in these lists once (bounded), before a steady-state run."""
         data = self.data["tokens"]
         toks = [t["token"] for key in lists for t in data.get(key, [])]
-        if not toks and "heavy_tokens" in lists:  # feed_heavy falls back to the ordinary tokens
+        if not toks and ("heavy_tokens" in lists or "filtered_tokens" in lists):  # fall back like the scripts
             toks = [t["token"] for t in data.get("tokens", [])]
         coro = feeds.warm(f"http://{HOST}:{server.port}", toks)
         try:
@@ -250,7 +257,7 @@ class Bench:
             row["cold"] = {"generations": gen.gens, "users": users, "errors": gen.errors,
                            "stale_keys_dropped": gen.drop_stale()}
             gen.close()
-            row["rewarm"] = self.warm(server, ("tokens", "heavy_tokens"))
+            row["rewarm"] = self.warm(server, ("tokens", "heavy_tokens", "filtered_tokens"))
             notes.append("afterwards re-" + feeds.warm_note(row["rewarm"]))
         row["notes"] = "; ".join(notes)
         if not server.alive():
@@ -417,12 +424,23 @@ class Bench:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """Each row's req/s as a share of the same run's hello with the same worker count."""
+    """Each row's req/s as a share of the same run's hello with the same worker count; a filtered
+    scenario's also as a share of its plain scenario's (`filter_ratio`, in Notes with the p50s)."""
     hello = {r["workers"]: r.get("rps") for r in rows if r["scenario"] == "hello" and not r.get("failed")}
     for r in rows:
         base = hello.get(r["workers"])
         shares = r["kind"] == "http" and r["scenario"] not in NO_RATIO
         r["ratio"] = round(r["rps"] / base, 4) if base and r.get("rps") is not None and shares else None
+    plain = {(r["scenario"], r["workers"]): r for r in rows if not r.get("failed")}
+    for r in rows:
+        other = plain.get((FILTERED.get(r["scenario"]), r["workers"]))
+        if other is None or not other.get("rps") or r.get("rps") is None or r.get("failed"):
+            continue
+        r["filter_ratio"] = round(r["rps"] / other["rps"], 4)
+        p50 = (r.get("latency_ms") or {}).get("p50"), (other.get("latency_ms") or {}).get("p50")
+        note = (f"blocking and muting 100 accounts each: {r['filter_ratio'] * 100:.1f} % of "
+                f"{other['scenario']}'s req/s (p50 {p50[0]} vs {p50[1]} ms)")
+        r["notes"] = "; ".join(n for n in (r.get("notes"), note) if n)
 
 
 def run(opts: Options) -> Path:

@@ -29,6 +29,7 @@ from server.config import Config
 PASSWORD = "bench-password-1"  # every seeded user's password (the login scenario uses it)
 # Children first: the wipe runs with FOREIGN_KEY_CHECKS=0 anyway.
 TABLES = [
+    "blocks", "mutes", "conversation_mutes",
     "user_events", "user_event_seq", "idempotency_keys", "notifications", "conversations",
     "comment_likes", "post_likes", "media", "message_responses", "messages", "comments", "posts",
     "follows", "password_resets", "refresh_tokens", "sessions", "users",

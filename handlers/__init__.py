@@ -7,7 +7,7 @@ import importlib
 
 from aiohttp import web
 
-AREAS = ["health", "auth", "users", "follows", "posts", "comments", "media", "messages",
+AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "media", "messages",
          "notifications", "realtime", "avatars", "conduit"]
 AREAS.append("web")  # the web client at / (web/)
 

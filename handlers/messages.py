@@ -70,13 +70,18 @@ class ResponseSchema(Schema):
 class ConversationSchema(Schema):
     peer = fields.Nested(UserSummarySchema)
     last_message = fields.Nested(MessageSchema)
-    unread_count = fields.Integer()
+    unread_count = fields.Integer(metadata={"description": "0 while the conversation is muted"})
     last_read_id = fields.Integer()
+    muted = fields.Boolean(metadata={"description": "the viewer muted this conversation"})
 
 
 class ReadStateSchema(Schema):
     unread_count = fields.Integer()
     last_read_id = fields.Integer()
+
+
+class ConversationMuteSchema(Schema):
+    muted = fields.Boolean(required=True)
 
 
 def _id(request: web.Request, name: str = "id") -> int:
@@ -121,6 +126,23 @@ async def read(request: web.Request) -> web.Response:
     me, peer = require_user(request), _id(request, "user_id")
     data = await load_body(request, ReadSchema()) if request.body_exists else {"up_to_id": None}
     return json_response(await chat.mark_read(request.app, me, peer, data["up_to_id"]))
+
+
+@routes.put(r"/api/v1/conversations/{user_id:\d+}/mute")
+@docs("Mute the conversation with a user: messages still arrive and are stored, but make no notification "
+      "and no unread badge; the user notices nothing", tags=TAGS, auth="required",
+      responses={200: ConversationMuteSchema, 404: None})
+async def mute(request: web.Request) -> web.Response:
+    me, peer = require_user(request), _id(request, "user_id")
+    return json_response(await chat.mute_conversation(request.app, me, peer, on=True))
+
+
+@routes.delete(r"/api/v1/conversations/{user_id:\d+}/mute")
+@docs("Unmute the conversation with a user", tags=TAGS, auth="required",
+      responses={200: ConversationMuteSchema, 404: None})
+async def unmute(request: web.Request) -> web.Response:
+    me, peer = require_user(request), _id(request, "user_id")
+    return json_response(await chat.mute_conversation(request.app, me, peer, on=False))
 
 
 @routes.get(r"/api/v1/messages/{id:\d+}")

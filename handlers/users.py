@@ -20,6 +20,8 @@ class ProfileSchema(Strict):
     full_name = fields.String(allow_none=True, validate=validate.Length(max=100))
     bio = fields.String(allow_none=True, validate=validate.Length(max=500))
     location = fields.String(allow_none=True, validate=validate.Length(max=100))
+    dm_policy = fields.String(validate=validate.OneOf(users.DM_POLICIES), metadata={
+        "description": "who may message you: everyone (default), following (the users you follow) or nobody"})
 
 
 class SearchQuery(Schema):
@@ -41,7 +43,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/users/me")
-@docs("Edit the profile: full_name, bio, location (nothing else is writable)", tags=TAGS,
+@docs("Edit the profile: full_name, bio, location, and dm_policy (nothing else is writable)", tags=TAGS,
       auth="required", body=ProfileSchema, responses={200: UserSchema})
 async def update_me(request: web.Request) -> web.Response:
     user_id = require_user(request)

@@ -161,14 +161,19 @@ async def _page(app: web.Application, page_q: str, count_q: str, args: dict[str,
 async def list_articles(app: web.Application, viewer_id: int | None, *, limit: int, offset: int,
                         tag: str | None = None, author: str | None = None,
                         favorited: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Articles newest first, filtered by tag, author and favoriting username → (rows, total count)."""
-    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "limit": limit, "offset": offset}
+    """Articles newest first, filtered by tag, author and favoriting username → (rows, total count).
+
+    What the viewer does not see is left out in the SQL (conduit.sql): a user who blocks the viewer
+    names no one; users blocked either way and, in the unfiltered and tag lists, muted users.
+    """
+    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "limit": limit, "offset": offset,
+                            "viewer_id": viewer_id}
     lookups = ((author, "author_id", Q.conduit.user_id_by_username, "username"),
                (favorited, "fav_id", Q.conduit.user_id_by_username, "username"),
                (tag, "tag_id", Q.conduit.tag_id, "name"))
     for value, key, query, name in lookups:
         if value:
-            args[key] = await app[DB].read().fetchval(query, {name: value})
+            args[key] = await app[DB].read().fetchval(query, {name: value, "viewer_id": viewer_id})
             if args[key] is None:  # nobody by that name: nothing matches
                 return [], 0
     if args["tag_id"] is not None:
@@ -183,7 +188,7 @@ async def list_articles(app: web.Application, viewer_id: int | None, *, limit: i
 
 
 async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Articles by the users the viewer follows, newest first → (rows, total count)."""
+    """Articles by the users the viewer follows (but does not mute), newest first → (rows, total count)."""
     args = {"viewer_id": viewer_id, "limit": limit, "offset": offset}
     return await _page(app, Q.conduit.page_feed, Q.conduit.count_feed, args, viewer_id)
 
@@ -253,8 +258,11 @@ async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = 
 
 
 async def article_comments(app: web.Application, slug: str, viewer_id: int | None) -> list[dict[str, Any]]:
-    """An article's comments, newest first (at most MAX_COMMENTS), as comment_by_id rows."""
+    """An article's comments, newest first (at most MAX_COMMENTS), as comment_by_id rows, without
+    those of users blocked either way by the viewer; NoSuchArticle when its author blocks the viewer."""
     post_id = await article_id(app, slug)
+    if not await posts.post_visible(app[DB].read(), post_id, viewer_id):
+        raise NoSuchArticle()
     return await app[DB].read().fetchall(Q.conduit.comments_of_post, {
         "post_id": post_id, "viewer_id": viewer_id, "limit": MAX_COMMENTS})
 

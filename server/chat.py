@@ -9,8 +9,9 @@ import pymysql
 from aiohttp import web
 
 from server import present
+from server.blocks import refuse_between
 from server.db import Conn, Tx, error_code
-from server.errors import Forbidden, NotFound, ValidationFailed
+from server.errors import DmNotAllowed, Forbidden, NotFound, ValidationFailed
 from server.events import emit, emit_many, publish_transient, run_and_publish
 from server.formats import iso
 from server.http.pagination import PageParams, make_page
@@ -59,6 +60,7 @@ def conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
         "last_message": message(app, row),
         "unread_count": row["unread_count"],
         "last_read_id": row["last_read_id"],
+        "muted": bool(row["muted"]),
     }
 
 
@@ -93,20 +95,41 @@ async def _attach(conn: Conn, query: str, owner: dict[str, int], user_id: int, m
         raise ValidationFailed({"media_id": [f"Must be one of your own unattached {type_} uploads."]})
 
 
+async def may_message(conn: Conn, sender_id: int, recipient_id: int) -> dict[str, Any]:
+    """Refuse what the recipient does not accept: 403 when the sender blocks the recipient (they may
+    unblock); 403 dm-not-allowed when the recipient blocks the sender or their dm_policy refuses
+    the sender (`nobody`; `following` and they do not follow the sender), the same answer
+    whichever the reason, so the sender learns no more than that. 422 for no such recipient.
+
+    Returns the sender's summary for the recipient's notification (notifications.create's actor).
+    """
+    gate = await conn.fetchone(Q.messages.gate, {"sender_id": sender_id, "recipient_id": recipient_id})
+    if gate is None:
+        raise ValidationFailed({"recipient_id": ["No such user."]})
+    if gate["blocking"]:
+        raise Forbidden("You have blocked this user: unblock them to send messages.")
+    policy = gate["dm_policy"]
+    if gate["blocked_by"] or policy == "nobody" or (policy == "following" and not gate["follows_sender"]):
+        raise DmNotAllowed()
+    return gate
+
+
 async def send_message(app: web.Application, sender_id: int, *, recipient_id: int, content: str,
                        message_type: str = "text", media_id: int | None = None,
                        client_id: str | None = None) -> tuple[dict[str, Any], bool]:
     """Store a message → (Message, created). A known (sender, client_id) returns the existing one.
 
-    message.created goes to both participants, a notification to the recipient.
+    message.created goes to both participants, a notification to the recipient. A message the
+    recipient does not accept (may_message) is refused before anything is stored.
     """
     if recipient_id == sender_id:
         raise ValidationFailed({"recipient_id": ["You cannot message yourself."]})
     _check_body("message", content, message_type, media_id)
 
     async def fn(conn: Tx) -> dict[str, Any]:
-        # No pre-checks: the unique key (sender_id, client_id) refuses a retried send (1062) and the
-        # recipient's foreign key a missing user (1452); both are handled below.
+        sender = await may_message(conn, sender_id, recipient_id)
+        # The unique key (sender_id, client_id) refuses a retried send (1062) and the recipient's
+        # foreign key a user deleted meanwhile (1452); both are handled below.
         created_at = now_ms()
         mid = await conn.insert(Q.messages.create, {
             "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
@@ -127,7 +150,7 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
             "responses_count": 0, "created_at": iso(created_at), "edited_at": None,
         }
         note = await create_notification(conn, app, user_id=recipient_id, type="message", actor_id=sender_id,
-                                         message_id=mid, created_at=created_at)
+                                         message_id=mid, created_at=created_at, actor=sender)
         items = [(uid, "message.created", msg) for uid in (lo, hi)]
         if note is not None:
             items.append((recipient_id, "notification.created", note))
@@ -172,6 +195,8 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
             raise Forbidden("Only the sender may edit this message.")
+        # Between users who block one another the history is read-only.
+        await refuse_between(conn, head["sender_id"], head["recipient_id"], "edit messages to this user")
         if len(content) > MAX_CONTENT or (not content.strip() and head["message_type"] == "text"):
             raise ValidationFailed({"content": [f"1–{MAX_CONTENT} characters, not blank."]})
         await conn.execute(Q.messages.edit, {"id": message_id, "content": content})
@@ -219,7 +244,7 @@ async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: 
         old = conv["last_read_id"]
         target = conv["last_message_id"] if up_to_id is None else min(up_to_id, conv["last_message_id"])
         if target <= old:
-            return {"unread_count": conv["unread_count"], "last_read_id": old}
+            return {"unread_count": 0 if conv["muted"] else conv["unread_count"], "last_read_id": old}
         keys = {**pair(user_id, peer_id), "user_id": user_id, "peer_id": peer_id,
                 "from_id": old, "to_id": target}
         await conn.execute(Q.messages.mark_read, keys)
@@ -235,11 +260,14 @@ async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: 
 
 async def add_response(app: web.Application, user_id: int, message_id: int, *, content: str,
                        response_type: str = "text", media_id: int | None = None) -> dict[str, Any]:
-    """A participant's reply attached to a message → Response; response.created to both."""
+    """A participant's reply attached to a message → Response; response.created to both. Refused as
+    a message to the other participant would be (may_message)."""
     _check_body("response", content, response_type, media_id)
 
     async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
+        other = head["recipient_id"] if head["sender_id"] == user_id else head["sender_id"]
+        await may_message(conn, user_id, other)
         rid = await conn.insert(Q.messages.response_create, {
             "message_id": message_id, "author_id": user_id, "response_type": response_type,
             "content": content})
@@ -255,6 +283,17 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
         return obj
 
     return await run_and_publish(app, fn)
+
+
+async def mute_conversation(app: web.Application, user_id: int, peer_id: int, *, on: bool = True) -> dict[str, bool]:
+    """Mute (on) or unmute the conversation with peer_id (idempotent) → {muted}. Its messages still
+    arrive and are stored, but make no notification for user_id and no unread badge (unread_count
+    shows 0 while muted); the peer notices nothing. 404 for no such user (or oneself)."""
+    db = app[DB]
+    if peer_id == user_id or not await db.fetchval(Q.messages.user_exists, {"id": peer_id}):
+        raise NotFound("No such user.")
+    await db.execute(Q.conversations.mute if on else Q.conversations.unmute, {"user_id": user_id, "peer_id": peer_id})
+    return {"muted": on}
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -286,11 +325,12 @@ async def responses(app: web.Application, user_id: int, message_id: int, p: Page
 
 # --- typing ---------------------------------------------------------------------------------
 
-async def is_peer(app: web.Application, user_id: int, peer_id: int) -> bool:
-    """Whether the two have a conversation (only peers may see each other typing)."""
-    return bool(await app[DB].fetchval(Q.realtime.is_peer, {"user_id": user_id, "peer_id": peer_id}))
-
-
 async def typing(app: web.Application, user_id: int, peer_id: int) -> None:
-    """Tell the peer the user is typing: a transient event, neither stored nor replayed."""
-    await publish_transient(app, peer_id, "typing", {"user_id": user_id})
+    """Tell the peer the user is typing: a transient event, neither stored nor replayed. Only
+    conversation peers see each other typing (404 otherwise); between users who block one another
+    nothing is sent (and nothing said)."""
+    row = await app[DB].fetchone(Q.realtime.typing_gate, {"user_id": user_id, "peer_id": peer_id})
+    if not row["peer"]:
+        raise NotFound("No conversation with this user.")
+    if not row["blocked"]:
+        await publish_transient(app, peer_id, "typing", {"user_id": user_id})

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.blocks import refuse_between
 from server.db import Tx
 from server.documents import comment_docs, comment_page
 from server.errors import Forbidden, NotFound
@@ -15,7 +16,7 @@ from server.http.pagination import PageParams
 from server.keys import DB
 from server.media.uploads import remove_files
 from server.notifications import notify
-from server.posts import attach_media, post_exists
+from server.posts import attach_media, post_visible
 from server.queries import QUERIES as Q
 
 _UNSET: Any = object()
@@ -23,11 +24,13 @@ _UNSET: Any = object()
 
 async def create_comment(app: web.Application, user_id: int, post_id: int, content: str,
                          media_ids: Sequence[int] = ()) -> int:
-    """Comment on a post (comments_count + 1; the post's author is notified) → the comment id."""
+    """Comment on a post (comments_count + 1; the post's author is notified) → the comment id; 403
+    when either of the commenter and the post's author blocks the other."""
     async def fn(conn: Tx) -> int:
         post = await conn.fetchone(Q.posts.lock, {"id": post_id})
         if post is None:
             raise NotFound("No such post.")
+        await refuse_between(conn, user_id, post["user_id"], "comment on this post")
         comment_id = await conn.insert(Q.comments.create, {"post_id": post_id, "user_id": user_id,
                                                            "content": content})
         await conn.execute(Q.comments.bump_post, {"post_id": post_id, "delta": 1})
@@ -86,9 +89,10 @@ async def get_comment(app: web.Application, comment_id: int, viewer: int | None)
 
 
 async def post_comments(app: web.Application, post_id: int, p: PageParams, viewer: int | None) -> dict[str, Any]:
-    """A page of a post's comments as documents, newest first; 404 when there is no such post."""
+    """A page of a post's comments as documents, newest first, without those of users blocked either
+    way by the viewer; 404 when there is no such post or its author blocks the viewer."""
     page = await comment_page(app, p, viewer, post_id, replica=True)
     # Comments go with their post, so only an empty page needs to ask whether the post exists.
-    if not page["items"] and not await post_exists(app[DB].read(), post_id):
+    if not page["items"] and not await post_visible(app[DB].read(), post_id, viewer):
         raise NotFound("No such post.")
     return page

@@ -40,11 +40,12 @@ async def comment_docs(app: web.Application, ids: Sequence[int], viewer_id: int 
 
 async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: int | None,
                     replica: bool = False, **args: Any) -> dict[str, Any]:
-    """A page of Post from an id query with {cmp}/{dir} markers: {"items": [JSON document],
-    "next_cursor"}, sent with responses.raw_page. Two queries: ids, then documents.
+    """A page of Post from an id query with {cmp}/{dir} markers (and %(viewer_id)s, for the query to
+    filter by): {"items": [JSON document], "next_cursor"}, sent with responses.raw_page. Two
+    queries: ids, then documents.
     replica: a lag-tolerant page, read from a replica when one may serve it (server/replicas.py)."""
     async with (app[DB].read() if replica else app[DB]).connection() as c:
-        rows = await c.fetchall(p.sql(query), p.args(**args))
+        rows = await c.fetchall(p.sql(query), p.args(viewer_id=viewer_id, **args))
         page = make_page(rows, p)
         page["items"] = await post_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
     return page
@@ -54,7 +55,7 @@ async def comment_page(app: web.Application, p: PageParams, viewer_id: int | Non
                        post_id: int, replica: bool = False) -> dict[str, Any]:
     """A page of Comment on a post: {"items": [JSON document], "next_cursor"}, like post_page."""
     async with (app[DB].read() if replica else app[DB]).connection() as c:
-        rows = await c.fetchall(p.sql(Q.feed.comment_ids), p.args(post_id=post_id))
+        rows = await c.fetchall(p.sql(Q.feed.comment_ids), p.args(post_id=post_id, viewer_id=viewer_id))
         page = make_page(rows, p)
         page["items"] = await comment_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
     return page

@@ -67,6 +67,15 @@ class Forbidden(ApiError):
     status, slug = 403, "forbidden"
 
 
+class DmNotAllowed(Forbidden):
+    """A message the recipient does not accept (their dm_policy, or a block): 403 and nothing more."""
+
+    slug = "dm-not-allowed"
+
+    def __init__(self, detail: str | None = "This user does not accept your messages.", **kw):
+        super().__init__(detail, **kw)
+
+
 class NotFound(ApiError):
     """404; `resource` names what was not found (Conduit answers {"<resource>": ["not found"]})."""
 

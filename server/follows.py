@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import present, timeline, users
+from server import blocks, present, timeline, users
 from server.db import Conn, Database, Tx
 from server.errors import NotFound, ValidationFailed
 from server.events import run_and_publish
@@ -45,6 +45,10 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
         locked = await conn.fetchall(Q.follows.lock_pair, {"ids": [follower_id, followee_id]})
         if len(locked) != 2:
             raise NotFound("No such user.")
+        if on:
+            # Under the user-row locks a block takes too: a block and a follow of the same pair run
+            # one after the other, so either the block undoes this follow or this follow sees it.
+            await blocks.refuse_between(conn, follower_id, followee_id, "follow this user")
         pair = {"follower_id": follower_id, "followee_id": followee_id}
         if await conn.execute(Q.follows.insert if on else Q.follows.delete, pair):
             await conn.execute(Q.follows.bump_counts, {**pair, "delta": 1 if on else -1})
@@ -79,19 +83,20 @@ async def follow_by_username(app: web.Application, follower_id: int, username: s
 async def _user_page(app: web.Application, query: str, user_id: int, p: PageParams,
                      viewer_id: int | None) -> dict[str, Any]:
     async with app[DB].read().connection() as conn:
-        if not await conn.fetchval(Q.follows.user_exists, {"id": user_id}):
+        if not await conn.fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
             raise NotFound("No such user.")
-        rows = await conn.fetchall(p.sql(query), p.args(user_id=user_id))
+        rows = await conn.fetchall(p.sql(query), p.args(user_id=user_id, viewer_id=viewer_id))
         page = make_page(rows, p, key=lambda r: r["follow_id"])
         docs = await present.user_docs(conn, app, [r["id"] for r in page["items"]], viewer_id=viewer_id)
     return {"items": [docs[r["id"]] for r in page["items"] if r["id"] in docs], "next_cursor": page["next_cursor"]}
 
 
 async def followers(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """Users following user_id, newest follow first → a page of User documents; 404 for no such user."""
+    """Users following user_id, newest follow first → a page of User documents (without users blocked
+    either way by the viewer); 404 for no such user or one who blocks the viewer."""
     return await _user_page(app, Q.follows.followers, user_id, p, viewer_id)
 
 
 async def following(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """Users user_id follows, newest follow first → a page of User documents; 404 for no such user."""
+    """Users user_id follows, newest follow first → a page of User documents, as followers()."""
     return await _user_page(app, Q.follows.following, user_id, p, viewer_id)

@@ -1,4 +1,5 @@
-"""Periodic clean-up: the event log past its TTL, old idempotency records, reset tokens, sessions."""
+"""Periodic clean-up: the event log past its TTL, old idempotency records, reset tokens, sessions,
+mutes that ended."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ async def run_once(app: web.Application) -> dict[str, int]:
         "idempotency_keys": await _batched(app, Q.idempotency.purge),
         "password_resets": await _batched(app, Q.housekeeping.password_resets),
         "sessions": await _batched(app, Q.housekeeping.sessions),
+        "mutes": await _batched(app, Q.housekeeping.mutes),
     }
 
 

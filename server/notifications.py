@@ -51,20 +51,26 @@ def now_ms() -> dt.datetime:
 async def create(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
                  post_id: int | None = None, comment_id: int | None = None,
                  message_id: int | None = None, response_id: int | None = None,
-                 created_at: dt.datetime | None = None) -> dict[str, Any] | None:
-    """Store a notification → the Notification (None for acting on one's own things); no event.
+                 created_at: dt.datetime | None = None, actor: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Store a notification → the Notification; none (None) for acting on one's own things, when
+    either of the two blocks the other, when user_id mutes the actor with notifications, or (a
+    message or response) muted their conversation. No event.
 
-    The object is built from the inserted values and the actor's summary (one small query)
-    instead of reading the row back.
+    The object is built from the inserted values and the actor's summary (one small query, which
+    also says whether the notification is suppressed; or `actor`, that row read already by the
+    caller) instead of reading the row back.
     """
     if user_id == actor_id:
+        return None
+    if actor is None:
+        actor = await conn.fetchone(Q.notifications.actor, {"id": actor_id, "user_id": user_id, "type": type})
+    if actor is None or actor["suppressed"]:
         return None
     created_at = created_at or now_ms()
     nid = await conn.insert(Q.notifications.create, {
         "user_id": user_id, "type": type, "actor_id": actor_id, "post_id": post_id,
         "comment_id": comment_id, "message_id": message_id, "response_id": response_id,
         "created_at": created_at})
-    actor = await conn.fetchone(Q.notifications.actor, {"id": actor_id})
     return present(app, {
         "id": nid, "type": type, "actor_id": actor_id, "actor_username": actor["username"],
         "actor_full_name": actor["full_name"], "actor_avatar_key": actor["avatar_key"],
@@ -75,7 +81,8 @@ async def create(conn: Conn, app: web.Application, *, user_id: int, type: str, a
 async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
                  post_id: int | None = None, comment_id: int | None = None,
                  message_id: int | None = None, response_id: int | None = None) -> list[Event]:
-    """Create a notification for user_id (never for acting on one's own things).
+    """Create a notification for user_id (never for acting on one's own things, nor one `create`
+    suppresses: blocks, mutes).
 
     Call inside the action's transaction (the Tx of events.run_and_publish): the event goes with
     the transaction and is published after COMMIT. Returns it (or [] for one's own things).

@@ -93,13 +93,14 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
 
 
 async def get_post(app: web.Application, post_id: int, viewer: int | None) -> str:
-    """The Post as a JSON document (built by MariaDB), for raw_json; 404 when there is none."""
+    """The Post as a JSON document (built by MariaDB), for raw_json; 404 when there is none or its
+    author blocks the viewer."""
     docs = await post_docs(app, [post_id], viewer, replica=True)
     if not docs:
         raise NotFound("No such post.")
     return docs[0]
 
 
-async def post_exists(conn: Any, post_id: int) -> bool:
-    """Whether the post exists (conn: the Database or a Conn)."""
-    return await conn.fetchone(Q.posts.owner, {"id": post_id}) is not None
+async def post_visible(conn: Any, post_id: int, viewer_id: int | None) -> bool:
+    """Whether the post exists and its author does not block the viewer (conn: the Database or a Conn)."""
+    return bool(await conn.fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer_id}))

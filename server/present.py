@@ -32,8 +32,10 @@ def media_base(app: web.Application) -> str | None:
 
 
 async def user_docs(db: Any, app: web.Application, ids: Iterable[int], *, viewer_id: int | None = None,
-                    with_email: bool = False) -> dict[int, str]:
-    """{id: User JSON text} built by MariaDB (Q.users.docs); missing ids are left out.
+                    with_email: bool = False, include_blockers: bool = False) -> dict[int, str]:
+    """{id: User JSON text} built by MariaDB (Q.users.docs); missing ids are left out, and so are
+    users who block the viewer (to them the viewer is a 404), unless include_blockers (the viewer's
+    own block and mute lists, which show whom they block even when blocked back).
 
     `db` is the Database or a Conn (inside a transaction, to read one's own writes).
     """
@@ -41,6 +43,7 @@ async def user_docs(db: Any, app: web.Application, ids: Iterable[int], *, viewer
     if not ids:
         return {}
     rows = await db.fetchall(Q.users.docs, {"ids": ids, "viewer_id": viewer_id, "with_email": with_email,
+                                            "include_blockers": include_blockers,
                                             "media_base": media_base(app)})
     return {r["id"]: r["doc"] for r in rows}
 

@@ -4,8 +4,9 @@
 Shape. One sorted set per user, ``tl:<generation>:<user_id>`` (through the Redis key prefix),
 members the post ids of the user's home feed with score = id, plus markers at scores <= 0:
 ``f`` at ``-floor`` (the set holds *every* home-feed post with id > floor; 0 = the whole feed),
-and while a build runs ``b:<token>`` (the build lock) and ``d:<id>`` (deleted meanwhile), both
-at ``-inf``. A set without ``f`` is being built; a missing key is cold.
+``e`` at ``-end`` while a timed mute holds (see below), and while a build runs ``b:<token>`` (the
+build lock) and ``d:<id>`` (deleted meanwhile), both at ``-inf``. A set without ``f`` is being
+built; a missing key is cold.
 
 Reads. Ids below the cursor come from the set when they lie above the floor; a page that
 reaches below the floor of a truncated set, or any Redis trouble, is answered by the SQL
@@ -18,8 +19,13 @@ leaves a tombstone the build applies. A follow change deletes the key (lock incl
 that lost its lock writes nothing.
 
 Writes, after COMMIT. A new post goes into the timelines of the author and every follower
-that exist (cold keys are never created), trimmed to ``size`` with the floor raised past what
-was cut; a deleted post leaves them; follow/unfollow deletes the follower's timeline.
+that exist (cold keys are never created) except followers who mute the author, trimmed to
+``size`` with the floor raised past what was cut; a deleted post leaves them; follow/unfollow,
+a block (both sides) and mute/unmute (the muter) delete the timelines whose home feed changes.
+
+Timed mutes. A mute that ends lets the muted user's posts back into the home feed without any
+write: so a build also stores ``e`` at ``-end`` (ms since the epoch) when the viewer has a timed
+mute in force, and a read at or past that instant drops the set and builds it again.
 
 Redis failures. Reads fall back to SQL, never an error. A write hook that cannot reach Redis
 (or any failed timeline call) marks this process *dirty*: a timeline may now miss a change.
@@ -30,8 +36,8 @@ during it are never missing. Known limits: a process that crashes between COMMIT
 fan-out leaves followers' timelines without that post until they are rebuilt (follow change,
 ttl, or generation bump); and a fan-out that read the follower list just before an unfollow
 committed and reaches Redis only after the unfollower's timeline was rebuilt adds the post
-there. The scripts build key names from the generation, so they need a single Redis (not a
-cluster).
+there; the same holds for a fan-out racing a mute of its author. The scripts build key names
+from the generation, so they need a single Redis (not a cluster).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from typing import Any
 
 import redis.exceptions
@@ -75,11 +82,18 @@ local function trim(key, floor, size)
 end
 """
 
-# KEYS[1] generation; ARGV base, user, newest_first (1/0), cursor, count, token, lock ms, ttl.
+# KEYS[1] generation; ARGV base, user, newest_first (1/0), cursor, count, token, lock ms, ttl, now ms.
 _READ = """
 local g = redis.call('GET', KEYS[1]) or '0'
 local key = ARGV[1] .. g .. ':' .. ARGV[2]
 local f = redis.call('ZSCORE', key, 'f')
+if f then
+  local e = redis.call('ZSCORE', key, 'e')
+  if e and tonumber(ARGV[9]) >= -tonumber(e) then
+    redis.call('DEL', key)
+    f = false
+  end
+end
 if not f then
   if redis.call('EXISTS', key) == 1 then return {'building', g} end
   redis.call('ZADD', key, '-inf', 'b:' .. ARGV[6])
@@ -99,13 +113,14 @@ end
 return {'hit', g, tostring(floor), unpack(ids)}
 """
 
-# KEYS[1] generation; ARGV base, user, generation, token, floor, size, ttl, ids (newest first).
+# KEYS[1] generation; ARGV base, user, generation, token, floor, size, ttl, good until (ms, 0: no
+# end), ids (newest first).
 _FINISH = _TRIM + """
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[3] then return 0 end
 local key = ARGV[1] .. ARGV[3] .. ':' .. ARGV[2]
 if not redis.call('ZSCORE', key, 'b:' .. ARGV[4]) then return 0 end
 local floor = tonumber(ARGV[5])
-for i = 8, #ARGV, 200 do
+for i = 9, #ARGV, 200 do
   local args = {}
   for j = i, math.min(i + 199, #ARGV) do
     args[#args + 1] = ARGV[j]
@@ -120,6 +135,7 @@ redis.call('ZREMRANGEBYSCORE', key, '-inf', '-inf')
 if floor > 0 then redis.call('ZREMRANGEBYSCORE', key, '(0', floor) end
 floor = trim(key, floor, tonumber(ARGV[6]))
 redis.call('ZADD', key, -floor, 'f')
+if tonumber(ARGV[8]) > 0 then redis.call('ZADD', key, -tonumber(ARGV[8]), 'e') end
 redis.call('EXPIRE', key, ARGV[7])
 return 1
 """
@@ -239,7 +255,7 @@ class Timelines:
         while True:
             try:
                 res = await self._eval("read", viewer_id, newest, p.cursor, p.limit + 1, token,
-                                       BUILD_LOCK_MS, self.ttl)
+                                       BUILD_LOCK_MS, self.ttl, int(time.time() * 1000))
             except _FAILURES as exc:
                 self._failed("read", exc)
                 return None
@@ -273,6 +289,7 @@ class Timelines:
             try:
                 async with self.app[DB].connection() as conn:
                     rows = await build_ids(conn, PageParams(self.size), viewer_id)
+                    good_until = await conn.fetchval(Q.timeline.next_mute_end, {"user_id": viewer_id})
             except BaseException:
                 with contextlib.suppress(*_FAILURES):
                     await self._eval("drop", viewer_id)
@@ -280,7 +297,8 @@ class Timelines:
             ids = [r["id"] for r in rows[: self.size]]
             floor = ids[-1] - 1 if len(rows) > self.size else 0
             try:
-                await self._eval("finish", viewer_id, gen, token, floor, self.size, self.ttl, *ids)
+                await self._eval("finish", viewer_id, gen, token, floor, self.size, self.ttl,
+                                 int(good_until or 0), *ids)
             except _FAILURES as exc:
                 self._failed("build", exc)
                 return False
@@ -292,8 +310,9 @@ class Timelines:
 
     # --- writes (after COMMIT) ---------------------------------------------------------
 
-    async def _followers(self, user_id: int) -> list[int]:
-        args = {"user_id": user_id}
+    async def _followers(self, user_id: int, *, skip_muters: bool) -> list[int]:
+        """user_id and their followers (without those muting user_id when skip_muters)."""
+        args = {"user_id": user_id, "skip_muters": skip_muters}
         row = await self.app[DB].fetchone(Q.timeline.follower_ids, args)
         ids = [int(i) for i in row["ids"].split(",")] if row and row["ids"] else []
         if row and len(ids) != row["n"]:  # more followers than GROUP_CONCAT holds
@@ -313,11 +332,13 @@ class Timelines:
 
     async def post_created(self, author_id: int, post_id: int) -> None:
         if self.enabled:
-            await self._each_batch("fan-out", "add", [post_id, self.size], await self._followers(author_id))
+            await self._each_batch("fan-out", "add", [post_id, self.size],
+                                   await self._followers(author_id, skip_muters=True))
 
     async def post_deleted(self, author_id: int, post_id: int) -> None:
         if self.enabled:
-            await self._each_batch("removal", "remove", [post_id], await self._followers(author_id))
+            await self._each_batch("removal", "remove", [post_id],
+                                   await self._followers(author_id, skip_muters=False))
 
     async def invalidate(self, *user_ids: int) -> None:
         await self._each_batch("invalidation", "drop", [], list(user_ids))
@@ -350,8 +371,9 @@ async def post_deleted(app: web.Application, author_id: int, post_id: int) -> No
     await of(app).post_deleted(author_id, post_id)
 
 
-async def follows_changed(app: web.Application, follower_id: int) -> None:
-    await of(app).invalidate(follower_id)
+async def follows_changed(app: web.Application, *user_ids: int) -> None:
+    """Whose follows (or mutes) changed: their cached timelines are dropped, rebuilt on next read."""
+    await of(app).invalidate(*user_ids)
 
 
 async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:
@@ -414,14 +436,16 @@ async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict
 
 
 async def public_page(app: web.Application, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """Every post, newest first, as a page of Post documents."""
+    """Every post, newest first, as a page of Post documents (without those of users blocked either
+    way by the viewer)."""
     return await post_page(app, Q.feed.public_ids, p, viewer_id, replica=True)
 
 
 async def user_page(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user."""
+    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user or
+    the user blocks the viewer."""
     page = await post_page(app, Q.feed.user_ids, p, viewer_id, replica=True, user_id=user_id)
     # Posts go with their author, so only an empty page needs to ask whether the user exists.
-    if not page["items"] and not await app[DB].read().fetchval(Q.follows.user_exists, {"id": user_id}):
+    if not page["items"] and not await app[DB].read().fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
         raise NotFound("No such user.")
     return page

@@ -17,13 +17,17 @@ from server.media.uploads import delete_unused_files, store
 from server.queries import QUERIES as Q
 
 PROFILE_FIELDS = ("full_name", "bio", "location")
+# Who may message the user: everyone, the users they follow, or nobody (server/chat.py enforces it).
+DM_POLICIES = ("everyone", "following", "nobody")
+ACCOUNT_FIELDS = (*PROFILE_FIELDS, "dm_policy")
 
 
 async def get_user(app: web.Application, user_id: int | None, viewer_id: int | None = None, *,
                    with_email: bool = False) -> str:
-    """One User as a JSON document (built by MariaDB), with the viewer's relation flags; 404 for none.
+    """One User as a JSON document (built by MariaDB), with the viewer's relation flags; 404 for none
+    and for a user who blocks the viewer.
 
-    with_email: the account itself (its owner asking), shown without relation flags.
+    with_email: the account itself (its owner asking), with email and dm_policy, without relation flags.
     """
     docs = await present.user_docs(app[DB].read(), app, [user_id] if user_id else [],
                                    viewer_id=None if with_email else viewer_id, with_email=with_email)
@@ -38,19 +42,20 @@ async def lookup(app: web.Application, username: str, viewer_id: int | None) -> 
 
 
 async def search(app: web.Application, q: str, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """Users whose username or full name starts with q → a page of User documents."""
+    """Users whose username or full name starts with q → a page of User documents; users blocked
+    either way by the viewer are left out."""
     prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     db = app[DB].read()
-    rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix))
+    rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix, viewer_id=viewer_id))
     page = make_page(rows, p)
     docs = await present.user_docs(db, app, [r["id"] for r in page["items"]], viewer_id=viewer_id)
     return {"items": [docs[r["id"]] for r in page["items"] if r["id"] in docs], "next_cursor": page["next_cursor"]}
 
 
 async def update_profile(app: web.Application, user_id: int, changes: dict[str, Any]) -> str:
-    """Set the given PROFILE_FIELDS (the others stay) → the account's User document."""
+    """Set the given ACCOUNT_FIELDS (the others stay) → the account's User document."""
     args: dict[str, Any] = {"id": user_id}
-    for name in PROFILE_FIELDS:
+    for name in ACCOUNT_FIELDS:
         args[f"set_{name}"] = name in changes
         args[name] = changes.get(name)
     await app[DB].execute(Q.users.update_profile, args)

@@ -65,9 +65,23 @@ async def test_seeded_users_log_in_and_minted_tokens_are_accepted(client, config
     seed.seed(config, SMALL, progress=seed.Progress(stream=io.StringIO()))
     conn = seed.connect(config)
     try:
-        data = tokens.mint(config, conn, count=5, password=SMALL.password, cold_count=10)
+        data = tokens.mint(config, conn, count=5, password=SMALL.password, cold_count=10, filtered_count=3,
+                           filter_size=5)
+        with conn.cursor() as cur:
+            cur.execute("SELECT user_id, COUNT(*) FROM blocks GROUP BY user_id")
+            blocks = dict(cur.fetchall())
+            cur.execute("SELECT user_id, COUNT(*) FROM mutes GROUP BY user_id")
+            mutes = dict(cur.fetchall())
+            cur.execute("SELECT COUNT(*) FROM blocks b JOIN follows f ON (f.follower_id = b.user_id AND "
+                        "f.followee_id = b.target_id) OR (f.follower_id = b.target_id AND f.followee_id = b.user_id)")
+            blocked_follows = cur.fetchone()[0]
     finally:
         conn.close()
+    filtered = {t["user_id"] for t in data["filtered_tokens"]}
+    assert len(filtered) == 3 and not filtered & {t["user_id"] for t in data["tokens"] + data["cold_tokens"]}
+    assert blocks == {u: 5 for u in filtered} and mutes == {u: 5 for u in filtered}
+    assert blocked_follows == 0  # as a block leaves it
+    assert "filtered_tokens = {" in tokens.to_lua(data)
     assert len(data["tokens"]) == 5 and data["users"] == (1, 50) and data["posts"] == (1, 150)
     cold = {t["user_id"] for t in data["cold_tokens"]}
     assert len(cold) == 10 and not cold & {t["user_id"] for t in data["tokens"]}  # feed_cold's users only
@@ -81,6 +95,23 @@ async def test_seeded_users_log_in_and_minted_tokens_are_accepted(client, config
     resp = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {entry['token']}"})
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["id"] == entry["user_id"]
+    for path in ("/api/v1/feed", "/api/v1/posts"):
+        token = data["filtered_tokens"][0]["token"]
+        resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200, await resp.text()
+
+
+def test_filtered_scenarios_are_compared_with_their_plain_ones():
+    rows = [runner._row("hello", 1, "http", rps=1000.0), runner._row("feed", 1, "http", rps=400.0),
+            runner._row("feed_filtered", 1, "http", rps=380.0, notes="steady state"),
+            runner._row("public_timeline_filtered", 1, "http", rps=300.0)]
+    rows[1]["latency_ms"], rows[2]["latency_ms"] = {"p50": 10.0}, {"p50": 11.0}
+    runner.add_ratios(rows)
+    assert rows[2]["filter_ratio"] == 0.95 and rows[2]["ratio"] == 0.38
+    assert rows[2]["notes"] == "steady state; blocking and muting 100 accounts each: 95.0 % of feed's req/s " \
+                               "(p50 11.0 vs 10.0 ms)"
+    assert "filter_ratio" not in rows[3]  # no plain row in this run
+    assert runner.HTTP_SCENARIOS.index("feed") < runner.HTTP_SCENARIOS.index("feed_filtered")
 
 
 def test_progress_bar_only_on_a_terminal():

@@ -135,7 +135,8 @@ async def test_home_feed_query_uses_indexes_with_a_thousand_follows(client, make
     assert ids == [r["id"] for r in expected]
     for sql in (Q.feed.public_ids, Q.feed.user_ids, Q.feed.comment_ids):
         plan = await db.fetchall("EXPLAIN " + PageParams(20).sql(sql),
-                                 {"cursor": 2**63 - 1, "limit": 21, "user_id": me.id, "post_id": 1})
+                                 {"cursor": 2**63 - 1, "limit": 21, "user_id": me.id, "post_id": 1,
+                                  "viewer_id": me.id})
         assert all(step["type"] != "ALL" for step in plan), plan
 
 
@@ -175,12 +176,13 @@ async def test_pages_use_a_bounded_number_of_queries(client, make_user, monkeypa
     assert await page_statements("/api/v1/posts", 25) == [PageParams(25).sql(Q.feed.public_ids),
                                                           Q.feed.post_docs]
     # A user's posts and a post's comments are two queries too (the owner is looked up only for an
-    # empty page); the home feed may find its ids in several steps (server/timeline.py).
+    # empty page); the home feed may find its ids in several steps (server/timeline.py), and a cold
+    # timeline's build also reads when the viewer's first timed mute ends.
     for limit in (2, 3):
         assert await page_statements(f"/api/v1/users/{authors[0].id}/posts", limit) == [
             PageParams(limit).sql(Q.feed.user_ids), Q.feed.post_docs]
         assert await page_statements(f"/api/v1/posts/{posts[0]['id']}/comments", limit) == [
             PageParams(limit).sql(Q.feed.comment_ids), Q.feed.comment_docs]
         seen = await page_statements("/api/v1/feed", limit)
-        assert seen.count(Q.feed.post_docs) == 1 and len(seen) <= 4, seen
+        assert seen.count(Q.feed.post_docs) == 1 and len(seen) <= 5, seen
         assert not any("FROM media" in s and s != Q.feed.post_docs for s in seen), seen

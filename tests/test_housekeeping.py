@@ -7,8 +7,11 @@ from server.keys import DB
 
 
 async def test_expired_rows_go_and_live_ones_stay(client, make_user, app):
-    alice = await make_user("alice")
+    alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
     db = app[DB]
+    await db.execute("INSERT INTO mutes (user_id, target_id, expires_at) VALUES "
+                     "(%s, %s, UTC_TIMESTAMP(3) - INTERVAL 1 SECOND), (%s, %s, UTC_TIMESTAMP(3) + INTERVAL 1 DAY), "
+                     "(%s, %s, NULL)", (alice.id, bob.id, alice.id, carol.id, bob.id, alice.id))
     for label, days_ago in (("old", 10), ("new", 0)):
         await db.execute("INSERT INTO password_resets (user_id, token_hash, expires_at) "
                          "VALUES (%s, UNHEX(SHA2(%s, 256)), UTC_TIMESTAMP(3) - INTERVAL %s DAY)",
@@ -23,10 +26,12 @@ async def test_expired_rows_go_and_live_ones_stay(client, make_user, app):
 
     removed = await run_once(app)
 
-    assert removed == {"events": 1, "idempotency_keys": 1, "password_resets": 1, "sessions": 1}
+    assert removed == {"events": 1, "idempotency_keys": 1, "password_resets": 1, "sessions": 1, "mutes": 1}
+    assert await db.fetchval("SELECT COUNT(*) FROM mutes") == 2
     assert await db.fetchval("SELECT COUNT(*) FROM password_resets") == 1
     assert await db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 1
     # alice's login session (still valid) and the fresh one remain; her token still works.
     assert await db.fetchval("SELECT COUNT(*) FROM sessions WHERE user_id = %s", (alice.id,)) == 2
     assert (await client.get("/api/v1/users/me", headers=alice.headers)).status == 200
-    assert await run_once(app) == {"events": 0, "idempotency_keys": 0, "password_resets": 0, "sessions": 0}
+    assert await run_once(app) == {"events": 0, "idempotency_keys": 0, "password_resets": 0, "sessions": 0,
+                                   "mutes": 0}

@@ -9,7 +9,7 @@ import time
 from marshmallow import Schema, ValidationError, fields, validate
 
 from server import chat
-from server.errors import ApiError
+from server.errors import ApiError, NotFound
 from server.http.schemas import Strict
 from server.keys import CONFIG
 from ws.hub import FrameError, Socket, frame, hub_of
@@ -56,22 +56,21 @@ async def _send(sock: Socket, data: dict) -> None:
     except ApiError as exc:
         extra = {"errors": exc.errors} if exc.errors else {}
         raise FrameError(exc.slug, exc.detail or exc.title, body["client_id"], **extra) from None
-    sock.peers.add(body["to"])
     hub_of(app).push(sock, frame("message.ack", {"client_id": body["client_id"], "message": msg}))
 
 
 async def _typing(sock: Socket, data: dict) -> None:
     to = _load(TypingFrame(), data)["to"]
     app = sock.request.app
-    if to not in sock.peers:
-        if not await chat.is_peer(app, sock.user_id, to):
-            raise FrameError("not_found", "No conversation with this user.")
-        sock.peers.add(to)
     now = time.monotonic()
     if now - sock.typing_at.get(to, -1e9) < app[CONFIG].ws.typing_interval:
         return  # throttled: the peer already knows
+    # Asked every time (at most once per interval): a block made meanwhile stops typing at once.
+    try:
+        await chat.typing(app, sock.user_id, to)
+    except NotFound as exc:
+        raise FrameError("not_found", exc.detail or exc.title) from None
     sock.typing_at[to] = now
-    await chat.typing(app, sock.user_id, to)
 
 
 FRAMES = {"ping": _ping, "message.send": _send, "typing": _typing}

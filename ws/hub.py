@@ -100,7 +100,6 @@ class Socket:
         self.errors: deque[float] = deque()
         self.frames: deque[float] = deque()
         self.typing_at: dict[int, float] = {}
-        self.peers: set[int] = set()
 
     # The transport seam: a native WebSocket here; ws/socketio.py implements the same five over
     # Socket.IO, so the hub and the frame handlers serve both transports alike.
@@ -489,7 +488,6 @@ class Hub:
         try:
             peers = [r["peer_id"] for r in await self.app[DB].fetchall(
                 Q.realtime.recent_peers, {"user_id": sock.user_id, "limit": PRESENCE_PEERS})]
-            sock.peers.update(peers)
             online = [p for p, on in (await self.is_online(peers)).items() if on] if peers else []
             for peer in online:
                 await self.send(sock, frame("presence", {"user_id": peer, "online": True}))

@@ -191,7 +191,11 @@ class UserSchema(UserSummarySchema):
     updated_at = fields.String()
     following = fields.Boolean(metadata={"description": "with a token: the viewer follows this user"})
     followed_by = fields.Boolean(metadata={"description": "with a token: this user follows the viewer"})
+    blocking = fields.Boolean(metadata={"description": "with a token: the viewer blocks this user"})
+    muting = fields.Boolean(metadata={"description": "with a token: the viewer mutes this user"})
     email = fields.String(metadata={"description": "only on /users/me"})
+    dm_policy = fields.String(validate=validate.OneOf(["everyone", "following", "nobody"]),
+                              metadata={"description": "only on /users/me: who may message this user"})
 
 
 class MediaSchema(Schema):

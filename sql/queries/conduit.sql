@@ -3,12 +3,31 @@
 -- LIMIT/OFFSET because the Conduit API requires offset; each id page comes from an
 -- index and the rows are read for that page only (articles_by_ids).
 
+-- What the viewer does not see (a NULL viewer: everything): the lists leave out articles by users
+-- blocked either way by the viewer and, where they stand for the public timeline or the home feed
+-- (all articles, a tag, the feed), by users the viewer mutes. Per row that is NOT EXISTS on the
+-- primary keys of blocks and mutes; the full count subtracts the hidden authors' articles
+-- (ix_posts_user_article per hidden author) instead of probing every article.
+-- author= and favorited= name users through user_id_by_username, which is empty for a user who
+-- blocks the viewer.
+
 -- name: page_all
-SELECT id FROM posts WHERE is_article = 1
-ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s
+SELECT p.id FROM posts p WHERE p.is_article = 1
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_all$
-SELECT COUNT(*) FROM posts WHERE is_article = 1
+SELECT (SELECT COUNT(*) FROM posts WHERE is_article = 1)
+     - (SELECT COUNT(*) FROM posts p
+        JOIN (SELECT target_id AS id FROM blocks WHERE user_id = %(viewer_id)s
+              UNION SELECT user_id FROM blocks WHERE target_id = %(viewer_id)s
+              UNION SELECT target_id FROM mutes WHERE user_id = %(viewer_id)s
+                      AND (expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3))) hidden
+          ON p.user_id = hidden.id
+        WHERE p.is_article = 1)
 
 -- name: page_by_author
 -- ix_posts_user_article (user_id, is_article, id)
@@ -23,12 +42,16 @@ SELECT COUNT(*) FROM posts WHERE user_id = %(author_id)s AND is_article = 1
 SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
 ORDER BY l.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_favorited$
 SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
 
 -- name: page_by_tag
 -- ix_post_tags_tag (tag_id, post_id); author and favorited may narrow it further.
@@ -37,6 +60,10 @@ WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 ORDER BY t.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_tag$
@@ -45,16 +72,25 @@ WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 
 -- name: page_feed
--- Articles of the users the viewer follows (ix_follows_follower, ix_posts_user_article).
+-- Articles of the users the viewer follows (ix_follows_follower, ix_posts_user_article), but not
+-- of those the viewer mutes (a block undoes follows both ways).
 SELECT p.id FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
 WHERE f.follower_id = %(viewer_id)s
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = f.follower_id AND mu.target_id = f.followee_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_feed$
 SELECT COUNT(*) FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
 WHERE f.follower_id = %(viewer_id)s
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = f.follower_id AND mu.target_id = f.followee_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
 
 -- name: articles_by_ids
 -- Rows with their authors and the viewer's flags (a NULL viewer matches nothing).
@@ -69,6 +105,7 @@ FROM posts p
 JOIN users u ON u.id = p.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE p.id IN %(ids)s AND p.is_article = 1
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
 
 -- name: tags_of_posts
 SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
@@ -128,7 +165,10 @@ ORDER BY COUNT(*) DESC, t.name
 LIMIT %(limit)s
 
 -- name: user_id_by_username$
-SELECT id FROM users WHERE username = %(username)s
+-- None for a user who blocks the viewer, as for no such user.
+SELECT u.id FROM users u
+WHERE u.username = %(username)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
 
 -- name: profile_by_username^
 SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
@@ -136,6 +176,7 @@ SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_k
                WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) AS following
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.username = %(username)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
 
 -- name: account^
 SELECT u.id, u.username, u.email, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key
@@ -152,7 +193,8 @@ UPDATE users SET
 WHERE id = %(id)s
 
 -- name: comments_of_post
--- Newest first (ix_comments_post); the Conduit API has no paging for comments.
+-- Newest first (ix_comments_post); the Conduit API has no paging for comments. Without comments by
+-- users blocked either way by the viewer.
 SELECT c.id, c.content, c.created_at, c.updated_at, c.user_id,
        u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
        EXISTS (SELECT 1 FROM follows f
@@ -161,6 +203,8 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE c.post_id = %(post_id)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.user_id AND b.target_id = %(viewer_id)s)
 ORDER BY c.id DESC
 LIMIT %(limit)s
 

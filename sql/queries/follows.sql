@@ -34,15 +34,19 @@ SELECT follower_id AS id FROM follows WHERE followee_id = %(viewer_id)s AND foll
 
 -- name: followers
 -- Page of the users following user_id, newest follow first; the cursor is follows.id
--- (ix_follows_followee (followee_id, id)).
+-- (ix_follows_followee (followee_id, id)). Users blocked either way by the viewer are left out.
 SELECT f.id AS follow_id, f.follower_id AS id
 FROM follows f
 WHERE f.followee_id = %(user_id)s AND f.id {cmp} %(cursor)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = f.follower_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = f.follower_id AND b.target_id = %(viewer_id)s)
 ORDER BY f.id {dir} LIMIT %(limit)s
 
 -- name: following
--- Page of the users user_id follows (ix_follows_follower (follower_id, id)).
+-- Page of the users user_id follows (ix_follows_follower (follower_id, id)), as followers.
 SELECT f.id AS follow_id, f.followee_id AS id
 FROM follows f
 WHERE f.follower_id = %(user_id)s AND f.id {cmp} %(cursor)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = f.followee_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = f.followee_id AND b.target_id = %(viewer_id)s)
 ORDER BY f.id {dir} LIMIT %(limit)s

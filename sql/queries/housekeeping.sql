@@ -12,3 +12,8 @@ DELETE FROM sessions
 WHERE expires_at < UTC_TIMESTAMP(3) - INTERVAL 7 DAY
    OR revoked_at < UTC_TIMESTAMP(3) - INTERVAL 7 DAY
 LIMIT %(limit)s
+
+-- name: mutes!
+-- Timed mutes that ended (ix_mutes_expires): they mute nothing already, every reader compares
+-- expires_at with the time; this only drops the rows.
+DELETE FROM mutes WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT %(limit)s

@@ -26,10 +26,12 @@ SELECT likes_count FROM comments WHERE id = %(comment_id)s
 
 -- name: post_likers
 -- Page of UserSummary who liked a post, newest like first; cursor = post_likes.id
--- (ix_post_likes_post (post_id, id)).
+-- (ix_post_likes_post (post_id, id)). Users blocked either way by the viewer are left out.
 SELECT l.id AS like_id, u.id, u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key
 FROM post_likes l
 JOIN users u ON u.id = l.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE l.post_id = %(post_id)s AND l.id {cmp} %(cursor)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = l.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = l.user_id AND b.target_id = %(viewer_id)s)
 ORDER BY l.id {dir} LIMIT %(limit)s

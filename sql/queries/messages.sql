@@ -35,6 +35,26 @@ WHERE md.id = %(id)s
 -- name: user_exists$
 SELECT 1 FROM users WHERE id = %(id)s
 
+-- name: gate^
+-- Whether sender may message recipient (server/chat.py may_message; no row: no such recipient):
+-- blocks either way, the recipient's dm_policy and whether the recipient follows the sender; and
+-- the sender's summary for the recipient's notification with whether it is suppressed (as
+-- notifications.actor says it). One statement of primary-key lookups before anything is stored.
+SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = %(sender_id)s AND target_id = r.id) AS blocking,
+       EXISTS (SELECT 1 FROM blocks WHERE user_id = r.id AND target_id = %(sender_id)s) AS blocked_by,
+       r.dm_policy,
+       EXISTS (SELECT 1 FROM follows WHERE follower_id = r.id AND followee_id = %(sender_id)s) AS follows_sender,
+       s.username, s.full_name, COALESCE(s.image_url, m.storage_key) AS avatar_key,
+       (EXISTS (SELECT 1 FROM mutes mu
+                WHERE mu.user_id = r.id AND mu.target_id = s.id AND mu.notifications
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+        OR EXISTS (SELECT 1 FROM conversation_mutes cm WHERE cm.user_id = r.id AND cm.peer_id = s.id)
+       ) AS suppressed
+FROM users r
+JOIN users s ON s.id = %(sender_id)s
+LEFT JOIN media m ON m.id = s.avatar_media_id
+WHERE r.id = %(recipient_id)s
+
 -- name: create<!
 -- created_at is passed in (UTC, milliseconds): the Message is built from these values, not re-read.
 INSERT INTO messages (sender_id, recipient_id, message_type, content, client_id, created_at)

@@ -7,8 +7,18 @@ VALUES (%(user_id)s, %(type)s, %(actor_id)s, %(post_id)s, %(comment_id)s, %(mess
         %(created_at)s)
 
 -- name: actor^
--- The actor's summary shown in a Notification.
-SELECT u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key
+-- The actor's summary shown in a Notification, and whether user_id is to get none from them:
+-- either of the two blocks the other, user_id mutes the actor with notifications, or (for a
+-- message or a response) user_id muted their conversation. Primary-key lookups only.
+SELECT u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key,
+       (EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(user_id)s AND b.target_id = u.id)
+        OR EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(user_id)s)
+        OR EXISTS (SELECT 1 FROM mutes mu
+                   WHERE mu.user_id = %(user_id)s AND mu.target_id = u.id AND mu.notifications
+                     AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+        OR (%(type)s IN ('message', 'response') AND EXISTS (
+              SELECT 1 FROM conversation_mutes cm WHERE cm.user_id = %(user_id)s AND cm.peer_id = u.id))
+       ) AS suppressed
 FROM users u
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id = %(id)s

@@ -14,6 +14,12 @@ SELECT id, user_id FROM posts WHERE id = %(id)s FOR UPDATE
 -- name: owner^
 SELECT id, user_id FROM posts WHERE id = %(id)s
 
+-- name: visible$
+-- The post exists and its author does not block the viewer (NULL: anyone).
+SELECT 1 FROM posts p
+WHERE p.id = %(id)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+
 -- name: update!
 UPDATE posts
 SET content = IF(%(set_content)s, %(content)s, content),

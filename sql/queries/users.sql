@@ -32,6 +32,7 @@ UPDATE users SET
   full_name = IF(%(set_full_name)s, %(full_name)s, full_name),
   bio = IF(%(set_bio)s, %(bio)s, bio),
   location = IF(%(set_location)s, %(location)s, location),
+  dm_policy = IF(%(set_dm_policy)s, %(dm_policy)s, dm_policy),
   updated_at = UTC_TIMESTAMP(3)
 WHERE id = %(id)s
 
@@ -39,6 +40,7 @@ WHERE id = %(id)s
 -- Prefix match on username or full name: each branch is a range on its own index
 -- (uq_users_username, ix_users_full_name); the union is keyset-paginated on id.
 -- STRAIGHT_JOIN: read the matches first, never scan users by id looking for them.
+-- Users blocked either way by the viewer are left out before the LIMIT (blocks primary key).
 SELECT STRAIGHT_JOIN u.id
 FROM (
   (SELECT id FROM users WHERE username LIKE %(prefix)s AND id {cmp} %(cursor)s)
@@ -47,13 +49,17 @@ FROM (
 ) AS hit
 JOIN users u ON u.id = hit.id
 LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = u.id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
 ORDER BY u.id {dir}
 LIMIT %(limit)s
 
 
 -- name: docs
 -- Users as API documents (User), built by MariaDB as one JSON column: no per-column decoding in
--- Python. following/followed_by only with a viewer; email only when asked (the viewer's own account).
+-- Python. The viewer's relation flags only with a viewer; email and dm_policy only when asked (the
+-- viewer's own account). A user who blocks the viewer is left out (a 404 to them), unless
+-- include_blockers.
 SELECT u.id, JSON_MERGE_PATCH(
   JSON_OBJECT(
     'id', u.id, 'username', u.username, 'full_name', u.full_name, 'bio', u.bio, 'location', u.location,
@@ -66,7 +72,18 @@ SELECT u.id, JSON_MERGE_PATCH(
   IF(%(viewer_id)s IS NULL, '{}', JSON_OBJECT(
     -- IS TRUE: a bare EXISTS makes MariaDB 10.11 type the whole document binary (mangling non-ASCII).
     'following', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) IS TRUE,
-    'followed_by', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = %(viewer_id)s) IS TRUE)),
-  IF(%(with_email)s, JSON_OBJECT('email', u.email), '{}')) AS doc
+    'followed_by', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = %(viewer_id)s) IS TRUE,
+    'blocking', EXISTS(SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = u.id) IS TRUE,
+    'muting', EXISTS(SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = u.id
+                     AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3))) IS TRUE)),
+  IF(%(with_email)s, JSON_OBJECT('email', u.email, 'dm_policy', u.dm_policy), '{}')) AS doc
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id IN %(ids)s
+  AND (%(include_blockers)s OR NOT EXISTS (
+        SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s))
+
+-- name: visible$
+-- The user exists and does not block the viewer (NULL: anyone).
+SELECT 1 FROM users u
+WHERE u.id = %(id)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
