@@ -338,14 +338,15 @@ async def account(app: web.Application, user_id: int) -> dict[str, Any] | None:
 async def update_account(app: web.Application, principal: Principal, changes: dict[str, Any]) -> dict[str, Any]:
     """Change username, email, password, bio or the profile picture → the account row (as account()).
 
-    `image`: an http(s) URL becomes the profile picture (an uploaded avatar goes); null/"" removes
+    `password`: "" leaves it unchanged. `image`: an http(s) URL becomes the profile picture (an uploaded avatar goes); null/"" removes
     it; the current URL changes nothing (front ends send the whole form back). A new password
     revokes every other session. Taken on a duplicate name or email; nothing changes then.
     """
     row = await account(app, principal.user_id)
     image = changes.get("image") or None
     set_image = "image" in changes and image != media_url(app, row["avatar_key"])
-    password_hash = await hash_password(app, changes["password"]) if "password" in changes else None
+    # An empty password leaves it unchanged (Conduit front ends send the field empty).
+    password_hash = await hash_password(app, changes["password"]) if changes.get("password") else None
     args = {"id": principal.user_id, "set_bio": "bio" in changes, "bio": (changes.get("bio") or "").strip() or None}
     for name in ("username", "email"):
         args[f"set_{name}"] = name in changes

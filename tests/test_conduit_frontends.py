@@ -107,3 +107,34 @@ async def test_wrong_password_is_invalid_credentials(client):
     jake = await register(client)
     resp = await client.post("/api/users/login", json={"user": {"email": jake.email, "password": "wrong pass"}})
     assert await errors_of(resp, 401) == {"credentials": ["invalid"]}
+
+
+async def test_trailing_slash_paths_answer_like_the_documented_ones(client):
+    jake = await register(client)
+    article = {"title": "Slash", "description": "d", "body": "b", "tagList": ["x"]}
+    resp = await client.post("/api/articles/", json={"article": article}, headers=jake.headers)
+    assert resp.status == 201, await resp.text()
+    slug = (await resp.json())["article"]["slug"]
+    assert (await client.get(f"/api/articles/{slug}/")).status == 200
+    assert (await client.get("/api/tags/")).status == 200
+    # The browser's preflight for it gets CORS headers (an allowed development origin).
+    resp = await client.options("/api/articles/", headers={
+        "Origin": "http://localhost:4200", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "http://localhost:4200"
+    # Listed once in the document.
+    spec = await (await client.get("/api/openapi.json")).json()
+    assert "/api/articles" in spec["paths"] and "/api/articles/" not in spec["paths"]
+
+
+async def test_settings_saved_with_the_empty_password_field_keep_the_password(client):
+    jake = await register(client)
+    url = "https://api.realworld.io/images/smiley-cyrus.jpeg"
+    sent = {"image": url, "username": jake.username, "bio": "I test things.", "email": jake.email, "password": ""}
+    resp = await client.put("/api/user", json={"user": sent}, headers=jake.headers)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["user"]["image"] == url
+    login = {"user": {"email": jake.email, "password": jake.password}}
+    assert (await client.post("/api/users/login", json=login)).status == 200
+    resp = await client.put("/api/user", json={"user": {"password": "short"}}, headers=jake.headers)
+    assert list(await errors_of(resp, 422)) == ["password"]

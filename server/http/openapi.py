@@ -156,8 +156,8 @@ def build_spec(app: web.Application, title: str = "Chatter API", version: str = 
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():
         method = route.method.lower()
-        if method in ("head", "*", "options"):
-            continue
+        if method in ("head", "*", "options") or hasattr(route.handler, "__alias_of__"):
+            continue  # an alias answers for a documented path (e.g. Conduit's trailing slashes)
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if path is None:
