@@ -12,6 +12,7 @@ import uuid
 import redis.exceptions
 from aiohttp import web
 
+from server.accounts import session_used
 from server.config import Config
 from server.db import is_unavailable
 from server.errors import ApiError, ServiceUnavailable, Unauthorized, problem
@@ -150,6 +151,8 @@ async def auth_middleware(request: web.Request, handler):
         if cookie_auth is not None:
             principal = await cookie_auth(request)
     request[PRINCIPAL] = principal
+    if principal is not None:
+        session_used(request.app, principal)
     if principal is None:
         if getattr(request.match_info.handler, "__auth__", None) == AUTH_REQUIRED:
             raise Unauthorized()
