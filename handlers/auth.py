@@ -81,7 +81,8 @@ async def register(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/login")
 @docs("Log in with username or email", tags=TAGS, body=LoginSchema,
-      responses={200: TokenPairSchema, 401: None, 429: None})
+      responses={200: TokenPairSchema, 401: None, 403: None, 429: None},
+      description="A suspended account's correct password is a 403 of type account-suspended.")
 async def login(request: web.Request) -> web.Response:
     data = await load_body(request, LoginSchema())
     return json_response(await accounts.login(request.app, client_of(request), data["login"], data["password"]))

@@ -137,4 +137,5 @@ async def unlike(request: web.Request) -> web.Response:
 @docs("Who liked a post (newest first)", tags=TAGS, auth="optional", paginated=True,
       responses={200: UserSummarySchema, 404: None})
 async def likers(request: web.Request) -> web.Response:
-    return json_response(await likes.likers(request.app, _post_id(request), page_params(request)))
+    return json_response(await likes.likers(request.app, _post_id(request), page_params(request),
+                                            viewer_id(request)))

@@ -27,7 +27,7 @@ from server.auth import (
 )
 from server.config import Config
 from server.db import Conn, error_code
-from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from server.errors import AccountSuspended, BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from server.formats import iso
 from server.http.pagination import PageParams, make_page
 from server.http.ratelimit import RateLimiter
@@ -287,6 +287,10 @@ async def check_credentials(app: web.Application, client: Client, login: str, pa
         await rates.record_failure("login_ip", ip, config.ratelimit.login_ip)
         raise Unauthorized("Wrong login or password.", headers={})
     await rates.clear_failures("login_account", account)
+    # A timed suspension past its end lets the owner in; the sweeper (server/moderation.py)
+    # makes the account visible again within seconds.
+    if row["state"] == "suspended" and row["state_lasts"]:
+        raise AccountSuspended(iso(row["state_until"]))
     return row["id"]
 
 

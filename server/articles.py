@@ -149,13 +149,14 @@ async def list_articles(app: web.Application, viewer_id: int | None, *, limit: i
                         tag: str | None = None, author: str | None = None,
                         favorited: str | None = None) -> tuple[list[dict[str, Any]], int]:
     """Articles newest first, filtered by tag, author and favoriting username → (rows, total count)."""
-    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "limit": limit, "offset": offset}
+    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "limit": limit, "offset": offset,
+                            "viewer_id": viewer_id}
     lookups = ((author, "author_id", Q.conduit.user_id_by_username, "username"),
                (favorited, "fav_id", Q.conduit.user_id_by_username, "username"),
                (tag, "tag_id", Q.conduit.tag_id, "name"))
     for value, key, query, name in lookups:
         if value:
-            args[key] = await app[DB].fetchval(query, {name: value})
+            args[key] = await app[DB].fetchval(query, {name: value, "viewer_id": viewer_id})
             if args[key] is None:  # nobody by that name: nothing matches
                 return [], 0
     if args["tag_id"] is not None:
@@ -229,6 +230,8 @@ async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = 
 async def article_comments(app: web.Application, slug: str, viewer_id: int | None) -> list[dict[str, Any]]:
     """An article's comments, newest first (at most MAX_COMMENTS), as comment_by_id rows."""
     post_id = await article_id(app, slug)
+    if not await app[DB].fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer_id}):
+        raise NoSuchArticle()
     return await app[DB].fetchall(Q.conduit.comments_of_post, {
         "post_id": post_id, "viewer_id": viewer_id, "limit": MAX_COMMENTS})
 

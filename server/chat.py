@@ -189,23 +189,40 @@ async def delete_message(app: web.Application, user_id: int, message_id: int) ->
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
             raise Forbidden("Only the sender may delete this message.")
-        sender, recipient = head["sender_id"], head["recipient_id"]
-        lost = {r["user_id"]: r["n"] for r in await conn.fetchall(
-            Q.notifications.unread_by_message, {"message_id": message_id})}
-        await conn.execute(Q.conversations.unread_minus, {
-            "user_id": recipient, "peer_id": sender, "message_id": message_id})
-        await conn.execute(Q.messages.delete, {"id": message_id})
-        newest = await conn.fetchval(Q.messages.newest_id, pair(sender, recipient))
-        args = {"a": sender, "b": recipient, "message_id": message_id, "newest": newest}
-        await conn.execute(Q.conversations.drop_pair if newest is None else Q.conversations.retarget, args)
-        data = {"id": message_id, "sender_id": sender, "recipient_id": recipient}
-        for uid in sorted((sender, recipient)):
-            await emit(conn, uid, "message.deleted", data)
-            if lost.get(uid):
-                count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
-                await emit(conn, uid, "notification.read", {"unread_count": int(count)})
+        await _remove(conn, head)
 
     await run_and_publish(app, fn)
+
+
+async def remove_message(conn: Tx, message_id: int) -> bool:
+    """Inside a transaction: delete a message whoever sent it (a moderator's removal), with the
+    events of a deletion; False when it is already gone."""
+    head = await conn.fetchone(Q.messages.lock, {"id": message_id})
+    if head is None:
+        return False
+    await _remove(conn, head)
+    return True
+
+
+async def _remove(conn: Tx, head: dict[str, Any]) -> None:
+    """Delete a locked message (head: id, sender_id, recipient_id): unread counts and both
+    conversation rows follow, message.deleted to both."""
+    message_id = head["id"]
+    sender, recipient = head["sender_id"], head["recipient_id"]
+    lost = {r["user_id"]: r["n"] for r in await conn.fetchall(
+        Q.notifications.unread_by_message, {"message_id": message_id})}
+    await conn.execute(Q.conversations.unread_minus, {
+        "user_id": recipient, "peer_id": sender, "message_id": message_id})
+    await conn.execute(Q.messages.delete, {"id": message_id})
+    newest = await conn.fetchval(Q.messages.newest_id, pair(sender, recipient))
+    args = {"a": sender, "b": recipient, "message_id": message_id, "newest": newest}
+    await conn.execute(Q.conversations.drop_pair if newest is None else Q.conversations.retarget, args)
+    data = {"id": message_id, "sender_id": sender, "recipient_id": recipient}
+    for uid in sorted((sender, recipient)):
+        await emit(conn, uid, "message.deleted", data)
+        if lost.get(uid):
+            count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
+            await emit(conn, uid, "notification.read", {"unread_count": int(count)})
 
 
 async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: int | None) -> dict[str, int]:

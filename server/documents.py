@@ -43,7 +43,7 @@ async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: 
     """A page of Post from an id query with {cmp}/{dir} markers: {"items": [JSON document],
     "next_cursor"}, sent with responses.raw_page. Two queries: ids, then documents."""
     async with app[DB].connection() as c:
-        rows = await c.fetchall(p.sql(query), p.args(**args))
+        rows = await c.fetchall(p.sql(query), p.args(viewer_id=viewer_id, **args))
         page = make_page(rows, p)
         page["items"] = await post_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
     return page
@@ -53,7 +53,7 @@ async def comment_page(app: web.Application, p: PageParams, viewer_id: int | Non
                        post_id: int) -> dict[str, Any]:
     """A page of Comment on a post: {"items": [JSON document], "next_cursor"}, like post_page."""
     async with app[DB].connection() as c:
-        rows = await c.fetchall(p.sql(Q.feed.comment_ids), p.args(post_id=post_id))
+        rows = await c.fetchall(p.sql(Q.feed.comment_ids), p.args(post_id=post_id, viewer_id=viewer_id))
         page = make_page(rows, p)
         page["items"] = await comment_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
     return page

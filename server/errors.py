@@ -67,6 +67,17 @@ class Forbidden(ApiError):
     status, slug = 403, "forbidden"
 
 
+class AccountSuspended(Forbidden):
+    """A login to a suspended account, after its password checked out (403)."""
+
+    slug = "account-suspended"
+
+    def __init__(self, until: str | None = None):
+        detail = f"This account is suspended until {until}." if until else "This account is suspended."
+        super().__init__(detail, title="Account suspended")
+        self.until = until
+
+
 class NotFound(ApiError):
     status, slug = 404, "not-found"
 

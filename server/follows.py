@@ -45,6 +45,8 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
         locked = await conn.fetchall(Q.follows.lock_pair, {"ids": [follower_id, followee_id]})
         if len(locked) != 2:
             raise NotFound("No such user.")
+        if on and any(r["state"] != "active" for r in locked):  # suspended or deleted: hidden
+            raise NotFound("No such user.")
         pair = {"follower_id": follower_id, "followee_id": followee_id}
         if await conn.execute(Q.follows.insert if on else Q.follows.delete, pair):
             await conn.execute(Q.follows.bump_counts, {**pair, "delta": 1 if on else -1})
@@ -79,9 +81,9 @@ async def follow_by_username(app: web.Application, follower_id: int, username: s
 async def _user_page(app: web.Application, query: str, user_id: int, p: PageParams,
                      viewer_id: int | None) -> dict[str, Any]:
     async with app[DB].connection() as conn:
-        if not await conn.fetchval(Q.follows.user_exists, {"id": user_id}):
+        if not await conn.fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
             raise NotFound("No such user.")
-        rows = await conn.fetchall(p.sql(query), p.args(user_id=user_id))
+        rows = await conn.fetchall(p.sql(query), p.args(user_id=user_id, viewer_id=viewer_id))
         page = make_page(rows, p, key=lambda r: r["follow_id"])
         docs = await present.user_docs(conn, app, [r["id"] for r in page["items"]], viewer_id=viewer_id)
     return {"items": [docs[r["id"]] for r in page["items"] if r["id"] in docs], "next_cursor": page["next_cursor"]}

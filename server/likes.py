@@ -13,7 +13,7 @@ from server.events import run_and_publish
 from server.http.pagination import PageParams, make_page
 from server.keys import DB
 from server.notifications import notify, retract
-from server.posts import post_exists
+from server.posts import require_active
 from server.queries import QUERIES as Q
 
 
@@ -24,6 +24,7 @@ async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bo
         post = await conn.fetchone(Q.posts.lock, {"id": post_id})
         if post is None:
             raise NotFound("No such post.")
+        await require_active(conn, post["user_id"], "No such post.")
         args = {"post_id": post_id, "user_id": user_id}
         if await conn.execute(Q.likes.like_post if on else Q.likes.unlike_post, args):
             await conn.execute(Q.likes.bump_post, {"post_id": post_id, "delta": 1 if on else -1})
@@ -45,12 +46,13 @@ async def unlike_post(app: web.Application, user_id: int, post_id: int) -> dict[
     return await _post_like(app, user_id, post_id, on=False)
 
 
-async def likers(app: web.Application, post_id: int, p: PageParams) -> dict[str, Any]:
-    """Who liked a post, newest like first → a page of UserSummary; 404 when there is no such post."""
+async def likers(app: web.Application, post_id: int, p: PageParams, viewer_id: int | None = None) -> dict[str, Any]:
+    """Who liked a post, newest like first → a page of UserSummary; 404 when there is no such post
+    (or one the viewer may not see)."""
     async with app[DB].connection() as conn:
-        if not await post_exists(conn, post_id):
+        if not await conn.fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer_id}):
             raise NotFound("No such post.")
-        rows = await conn.fetchall(p.sql(Q.likes.post_likers), p.args(post_id=post_id))
+        rows = await conn.fetchall(p.sql(Q.likes.post_likers), p.args(post_id=post_id, viewer_id=viewer_id))
     return make_page(rows, p, key=lambda r: r["like_id"], dump=lambda r: present.user_summary(app, r))
 
 
@@ -59,6 +61,7 @@ async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, 
         row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
         if row is None:
             raise NotFound("No such comment.")
+        await require_active(conn, row["user_id"], "No such comment.")
         args = {"comment_id": comment_id, "user_id": user_id}
         if await conn.execute(Q.likes.like_comment if on else Q.likes.unlike_comment, args):
             await conn.execute(Q.likes.bump_comment, {"comment_id": comment_id, "delta": 1 if on else -1})

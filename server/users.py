@@ -41,7 +41,7 @@ async def search(app: web.Application, q: str, p: PageParams, viewer_id: int | N
     """Users whose username or full name starts with q → a page of User documents."""
     prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     db = app[DB]
-    rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix))
+    rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix, viewer_id=viewer_id))
     page = make_page(rows, p)
     docs = await present.user_docs(db, app, [r["id"] for r in page["items"]], viewer_id=viewer_id)
     return {"items": [docs[r["id"]] for r in page["items"] if r["id"] in docs], "next_cursor": page["next_cursor"]}

@@ -135,7 +135,8 @@ async def test_home_feed_query_uses_indexes_with_a_thousand_follows(client, make
     assert ids == [r["id"] for r in expected]
     for sql in (Q.feed.public_ids, Q.feed.user_ids, Q.feed.comment_ids):
         plan = await db.fetchall("EXPLAIN " + PageParams(20).sql(sql),
-                                 {"cursor": 2**63 - 1, "limit": 21, "user_id": me.id, "post_id": 1})
+                                 {"cursor": 2**63 - 1, "limit": 21, "user_id": me.id, "post_id": 1,
+                                  "viewer_id": me.id})
         assert all(step["type"] != "ALL" for step in plan), plan
 
 

@@ -8,9 +8,9 @@ import asyncio
 import jwt
 
 from server.keys import SERVICES
-from tests.helpers import next_frame, problem_of
+from tests.helpers import closed_with, next_frame, problem_of
 from tests.test_socketio import sio_client  # noqa: F401 - fixture
-from tests.test_ws import WS, closed_with, connect
+from tests.test_ws import WS, connect
 
 
 async def login(client, user, agent: str = "phone-app/1.0", path: str = "/api/v1/auth/login") -> dict:

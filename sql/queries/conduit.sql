@@ -2,13 +2,19 @@
 -- An article is a post with a title (posts.is_article = 1). Lists page with
 -- LIMIT/OFFSET because the Conduit API requires offset; each id page comes from an
 -- index and the rows are read for that page only (articles_by_ids).
+-- Authors hidden by users.state (see feed.sql) are tested on a line of their own in every list,
+-- count and read, with the same predicate as the native pages.
 
 -- name: page_all
-SELECT id FROM posts WHERE is_article = 1
-ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s
+SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
+WHERE p.is_article = 1
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_all$
-SELECT COUNT(*) FROM posts WHERE is_article = 1
+SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.user_id
+WHERE p.is_article = 1
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: page_by_author
 -- ix_posts_user_article (user_id, is_article, id)
@@ -20,41 +26,49 @@ SELECT COUNT(*) FROM posts WHERE user_id = %(author_id)s AND is_article = 1
 
 -- name: page_by_favorited
 -- ix_post_likes_user_post (user_id, post_id); author may narrow it further.
-SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id
+SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id JOIN users u ON u.id = p.user_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY l.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_favorited$
-SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id
+SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id JOIN users u ON u.id = p.user_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: page_by_tag
 -- ix_post_tags_tag (tag_id, post_id); author and favorited may narrow it further.
-SELECT t.post_id AS id FROM post_tags t JOIN posts p ON p.id = t.post_id
+SELECT t.post_id AS id FROM post_tags t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.user_id
 WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY t.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_tag$
-SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id
+SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.user_id
 WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = t.post_id AND l.user_id = %(fav_id)s))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: page_feed
 -- Articles of the users the viewer follows (ix_follows_follower, ix_posts_user_article).
 SELECT p.id FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
+JOIN users u ON u.id = f.followee_id
 WHERE f.follower_id = %(viewer_id)s
+  AND u.state = 'active'
 ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_feed$
 SELECT COUNT(*) FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
+JOIN users u ON u.id = f.followee_id
 WHERE f.follower_id = %(viewer_id)s
+  AND u.state = 'active'
 
 -- name: articles_by_ids
 -- Rows with their authors and the viewer's flags (a NULL viewer matches nothing).
@@ -69,6 +83,7 @@ FROM posts p
 JOIN users u ON u.id = p.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE p.id IN %(ids)s AND p.is_article = 1
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: tags_of_posts
 SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
@@ -115,7 +130,8 @@ ORDER BY COUNT(*) DESC, t.name
 LIMIT %(limit)s
 
 -- name: user_id_by_username$
-SELECT id FROM users WHERE username = %(username)s
+SELECT id FROM users u WHERE username = %(username)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: profile_by_username^
 SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
@@ -123,6 +139,7 @@ SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_k
                WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) AS following
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.username = %(username)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: account^
 SELECT u.id, u.username, u.email, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key
@@ -148,6 +165,8 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE c.post_id = %(post_id)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+  AND EXISTS (SELECT 1 FROM posts pp JOIN users pu ON pu.id = pp.user_id WHERE pp.id = %(post_id)s AND (pu.state = 'active' OR (pu.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user'))))
 ORDER BY c.id DESC
 LIMIT %(limit)s
 
@@ -160,3 +179,4 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE c.id = %(id)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))

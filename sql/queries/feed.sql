@@ -1,4 +1,10 @@
 -- Feeds and page assembly: id pages first (covering indexes), then the rows for those ids.
+--
+-- Hidden accounts (users.state, migration 0009): every page tests its authors' state in its own
+-- SQL, on a line of its own: suspended accounts are seen only by moderators (the uncorrelated
+-- EXISTS on the viewer is evaluated once, and only for a row that is not active), deleted ones
+-- by nobody. The home feed hides both from everyone, so its Redis cache (server/timeline.py)
+-- holds the same answer whoever reads it.
 
 -- name: home_ids
 -- Posts of the users the viewer follows and the viewer's own, in the id window (lo, hi).
@@ -8,7 +14,9 @@
 -- follows thousands of users.
 SELECT id FROM (
   (SELECT p.id FROM follows f JOIN posts p USE INDEX (PRIMARY, ix_posts_user) ON p.user_id = f.followee_id
+   JOIN users u ON u.id = f.followee_id
    WHERE f.follower_id = %(viewer_id)s AND p.id > %(lo)s AND p.id < %(hi)s
+   AND u.state = 'active'
    ORDER BY p.id {dir} LIMIT %(limit)s)
   UNION ALL
   (SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(viewer_id)s AND id > %(lo)s AND id < %(hi)s
@@ -20,14 +28,25 @@ ORDER BY id {dir} LIMIT %(limit)s
 SELECT MAX(id) FROM posts
 
 -- name: public_ids
-SELECT id FROM posts WHERE id {cmp} %(cursor)s ORDER BY id {dir} LIMIT %(limit)s
+-- STRAIGHT_JOIN: walk posts in id order and look each author up, never sort the join.
+SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
+WHERE p.id {cmp} %(cursor)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+ORDER BY p.id {dir} LIMIT %(limit)s
 
 -- name: user_ids
 -- The hint keeps other (user_id, ...) indexes, which cannot deliver id order, out of the choice.
-SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(user_id)s AND id {cmp} %(cursor)s ORDER BY id {dir} LIMIT %(limit)s
+SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(user_id)s AND id {cmp} %(cursor)s
+  AND EXISTS (SELECT 1 FROM users u WHERE u.id = %(user_id)s AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user'))))
+ORDER BY id {dir} LIMIT %(limit)s
 
 -- name: comment_ids
-SELECT id FROM comments WHERE post_id = %(post_id)s AND id {cmp} %(cursor)s ORDER BY id {dir} LIMIT %(limit)s
+-- The post's author and each comment's author must be visible.
+SELECT STRAIGHT_JOIN c.id FROM comments c JOIN users u ON u.id = c.user_id
+WHERE c.post_id = %(post_id)s AND c.id {cmp} %(cursor)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+  AND EXISTS (SELECT 1 FROM posts pp JOIN users pu ON pu.id = pp.user_id WHERE pp.id = %(post_id)s AND (pu.state = 'active' OR (pu.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user'))))
+ORDER BY c.id {dir} LIMIT %(limit)s
 
 -- Page documents: one JSON object per post or comment, built by MariaDB and spliced into the
 -- response as text (server/feed.py), so Python never parses columns or formats times. Each row is
@@ -69,6 +88,7 @@ FROM posts p
 JOIN users u ON u.id = p.user_id
 LEFT JOIN media av ON av.id = u.avatar_media_id
 WHERE p.id IN %(ids)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: comment_docs
 SELECT c.id, JSON_OBJECT(
@@ -97,3 +117,4 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media av ON av.id = u.avatar_media_id
 WHERE c.id IN %(ids)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))

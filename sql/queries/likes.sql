@@ -32,4 +32,5 @@ FROM post_likes l
 JOIN users u ON u.id = l.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE l.post_id = %(post_id)s AND l.id {cmp} %(cursor)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY l.id {dir} LIMIT %(limit)s

@@ -49,3 +49,8 @@ WHERE c.post_id = %(post_id)s
 
 -- name: comment_media_keys
 SELECT storage_key, thumb_key FROM media WHERE comment_id = %(comment_id)s
+
+-- name: visible$
+-- Whether the post exists and the viewer may see its author.
+SELECT 1 FROM posts p JOIN users u ON u.id = p.user_id WHERE p.id = %(id)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))

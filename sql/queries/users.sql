@@ -6,7 +6,10 @@ VALUES (%(username)s, %(email)s, %(password_hash)s, %(full_name)s)
 
 -- name: by_login^
 -- The _ci collation of the unique keys makes both lookups case-insensitive.
-SELECT id, password_hash FROM users WHERE username = %(login)s OR email = %(login)s
+-- A deleted account is no account; a suspended one is told so, after its password is checked.
+SELECT id, password_hash, state, state_until > UTC_TIMESTAMP(3) OR state_until IS NULL AS state_lasts, state_until
+FROM users WHERE (username = %(login)s OR email = %(login)s)
+  AND state <> 'deleted'
 LIMIT 1
 
 -- name: taken
@@ -47,6 +50,7 @@ FROM (
 ) AS hit
 JOIN users u ON u.id = hit.id
 LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY u.id {dir}
 LIMIT %(limit)s
 
@@ -67,6 +71,16 @@ SELECT u.id, JSON_MERGE_PATCH(
     -- IS TRUE: a bare EXISTS makes MariaDB 10.11 type the whole document binary (mangling non-ASCII).
     'following', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = %(viewer_id)s AND f.followee_id = u.id) IS TRUE,
     'followed_by', EXISTS(SELECT 1 FROM follows f WHERE f.follower_id = u.id AND f.followee_id = %(viewer_id)s) IS TRUE)),
-  IF(%(with_email)s, JSON_OBJECT('email', u.email), '{}')) AS doc
+  IF(%(with_email)s, JSON_OBJECT('email', u.email, 'role', u.role), '{}')) AS doc
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id IN %(ids)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+
+-- name: visible$
+-- Whether the user exists and the viewer may see them (the predicate of the page queries).
+SELECT 1 FROM users u WHERE u.id = %(id)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+
+-- name: state$
+-- For writes aimed at someone's things (a like, a comment, a follow): only active accounts.
+SELECT state FROM users WHERE id = %(id)s
