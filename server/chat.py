@@ -51,11 +51,19 @@ def response(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DELETED_USER = "deleted user"
+
+
 def conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
-    """A Q.conversations.page row → Conversation."""
+    """A Q.conversations.page row → Conversation; a deleted peer is shown as a "deleted user"."""
+    if row["peer_state"] == "deleted":
+        peer = {"id": row["peer_id"], "username": DELETED_USER, "full_name": None, "profile_pic": None,
+                "deleted": True}
+    else:
+        peer = {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
+                "profile_pic": present.media_url(app, row["peer_avatar_key"])}
     return {
-        "peer": {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
-                 "profile_pic": present.media_url(app, row["peer_avatar_key"])},
+        "peer": peer,
         "last_message": message(app, row),
         "unread_count": row["unread_count"],
         "last_read_id": row["last_read_id"],
@@ -105,12 +113,14 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
     _check_body("message", content, message_type, media_id)
 
     async def fn(conn: Tx) -> dict[str, Any]:
-        # No pre-checks: the unique key (sender_id, client_id) refuses a retried send (1062) and the
-        # recipient's foreign key a missing user (1452); both are handled below.
+        # No pre-checks: the unique key (sender_id, client_id) refuses a retried send (1062), and
+        # the INSERT selects from the recipient's row, so a missing or deleted one inserts nothing.
         created_at = now_ms()
         mid = await conn.insert(Q.messages.create, {
             "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
             "content": content, "client_id": client_id, "created_at": created_at})
+        if not mid:
+            raise ValidationFailed({"recipient_id": ["No such user."]})
         await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
         # Both conversation rows in one statement, in user id order, so opposite sends never lock
         # them in opposite orders.
@@ -257,6 +267,9 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
 
     async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
+        peer = head["recipient_id"] if head["sender_id"] == user_id else head["sender_id"]
+        if await conn.fetchval(Q.messages.deleted, {"id": peer}):
+            raise NotFound("No such message.")
         rid = await conn.insert(Q.messages.response_create, {
             "message_id": message_id, "author_id": user_id, "response_type": response_type,
             "content": content})

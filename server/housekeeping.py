@@ -1,5 +1,7 @@
 """Periodic work: clean-up of the event log past its TTL, old idempotency records, reset tokens and
-sessions (every EVERY seconds); and, every FREQUENT seconds, timed suspensions that ran out."""
+sessions, usernames of long deleted accounts (every EVERY seconds); and, every FREQUENT seconds,
+timed suspensions that ran out, account deletions not done yet (a restart resumes them) and files
+left to remove."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import events, moderation
+from server import deletion, events, moderation
 from server.keys import DB
 from server.queries import QUERIES as Q
 
@@ -37,6 +39,7 @@ async def run_once(app: web.Application) -> dict[str, int]:
         "idempotency_keys": await _batched(app, Q.idempotency.purge),
         "password_resets": await _batched(app, Q.housekeeping.password_resets),
         "sessions": await _batched(app, Q.housekeeping.sessions),
+        "usernames_released": await deletion.release_usernames(app),
     }
 
 
@@ -53,7 +56,9 @@ async def _loop(app: web.Application) -> None:
 
 async def run_frequent(app: web.Application) -> dict[str, int]:
     """One pass of the frequent work; every worker may run it (each item is claimed under a lock)."""
-    return {"suspensions_lifted": await moderation.lift_due(app)}
+    return {"suspensions_lifted": await moderation.lift_due(app),
+            "accounts_deleted": await deletion.run_pending(app),
+            "files_removed": await deletion.remove_orphans(app)}
 
 
 async def _frequent_loop(app: web.Application) -> None:
