@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from server import deletion, users
+from server import deletion, exports, users
 from server.http.identity import require_principal, require_user, viewer_id
 from server.http.openapi import docs
 from server.http.pagination import page_params
@@ -62,6 +62,29 @@ async def delete_me(request: web.Request) -> web.Response:
     data = await load_body(request, DeleteAccountSchema())
     await deletion.request_deletion(request.app, principal, data["password"])
     return web.Response(status=202)
+
+
+@routes.get("/api/v1/users/me/export")
+@docs("Download everything of one's account as a zip, streamed: profile.json, posts.json, comments.json, "
+      "likes.json, follows.json, messages.json, responses.json and media/<file> for every upload",
+      tags=TAGS, auth="required", responses={200: None, 429: None},
+      extra={"responses": {"200": {"description": "A zip archive",
+                                   "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                           "401": {"description": "Unauthenticated"}, "429": {"description": "Rate limited"}}})
+async def export_me(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/zip", "Cache-Control": "no-store"})
+
+    async def start(filename: str):
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        await response.prepare(request)
+        return response.write
+
+    await exports.export_account(request.app, require_user(request), start)
+    await response.write_eof()
+    return response
+
+
+export_me.__long_lived__ = True  # type: ignore[attr-defined]  # streams as long as the download lasts
 
 
 @routes.get("/api/v1/users")
