@@ -28,6 +28,7 @@ COPY sql ./sql
 COPY server ./server
 COPY handlers ./handlers
 COPY ws ./ws
+COPY web ./web
 USER 10001
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -9,6 +9,7 @@ from aiohttp import web
 
 AREAS = ["health", "auth", "users", "follows", "posts", "comments", "media", "messages",
          "notifications", "realtime", "avatars", "conduit", "reports", "admin"]
+AREAS.append("web")  # the web client at / (web/)
 
 
 def setup(app: web.Application) -> None:

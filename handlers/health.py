@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from swagger_ui import api_doc
 
 from server.errors import ServiceUnavailable
-from server.http.openapi import build_spec, docs
+from server.http.openapi import build_spec, docs, setup_docs
 from server.http.responses import json_response
 from server.keys import DB, METRICS, REDIS, SERVICES
 
@@ -18,7 +17,7 @@ READY_TIMEOUT = 1.0
 
 def setup(app: web.Application) -> None:
     # Swagger UI assets ship inside swagger-ui-py: the docs page needs no network.
-    api_doc(app, config_rel_url="/api/openapi.json", url_prefix="/api/docs", title="Chatter API")
+    setup_docs(app, spec_url="/api/openapi.json", prefix="/api/docs", title="Chatter API")
 
 
 @routes.get("/healthz")
@@ -27,27 +26,44 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-async def _check(name: str, coro) -> tuple[str, str | None]:
+class NotReady(ServiceUnavailable):
+    """The 503 problem, with each dependency's state beside the detail."""
+
+    def __init__(self, detail: str, states: dict[str, str]):
+        super().__init__(detail)
+        self.states = states
+
+    def body(self, request_id: str | None = None) -> dict:
+        return {**super().body(request_id), **self.states}
+
+
+async def _check(coro) -> str | None:
     try:
         await asyncio.wait_for(coro, READY_TIMEOUT)
-        return name, None
+        return None
     except Exception as exc:  # any failure means not ready
-        return name, f"{type(exc).__name__}: {exc}"[:200]
+        return f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def _redis_check(app: web.Application) -> str | None:
+    breaker = app[REDIS].breaker
+    if not breaker.closed:  # calls fail fast and take their fallbacks; the probe is the breaker's
+        return f"circuit breaker {breaker.describe()}"
+    return await _check(app[REDIS].client.ping())
 
 
 @routes.get("/readyz")
-@docs("Readiness: 200 when MySQL and Redis answer within 1 s, else 503", tags=["operations"],
-      responses={200: None, 503: None})
+@docs("Readiness: 200 when MySQL and Redis answer within 1 s, else 503 naming the dependency: "
+      '"mysql": "unavailable" (requests answer 503), "redis": "degraded" (its circuit breaker is '
+      "open: requests are served from fallbacks)", tags=["operations"], responses={200: None, 503: None})
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
-    results = await asyncio.gather(
-        _check("mysql", app[DB].fetchval("SELECT 1")),
-        _check("redis", app[REDIS].client.ping()),
-    )
-    failed = {name: err for name, err in results if err}
-    if failed:
-        raise ServiceUnavailable("Not ready: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-    return json_response({"status": "ok", "mysql": "ok", "redis": "ok"})
+    mysql, redis = await asyncio.gather(_check(app[DB].fetchval("SELECT 1")), _redis_check(app))
+    states = {"mysql": "unavailable" if mysql else "ok", "redis": "degraded" if redis else "ok"}
+    if mysql or redis:
+        failed = {"mysql": mysql, "redis": redis}
+        raise NotReady("Not ready: " + "; ".join(f"{k}: {v}" for k, v in failed.items() if v), states)
+    return json_response({"status": "ok", **states})
 
 
 @routes.get("/metrics")

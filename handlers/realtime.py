@@ -66,7 +66,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if principal is None:
         raise Unauthorized()
     cfg = app[CONFIG].ws
-    ws = web.WebSocketResponse(heartbeat=cfg.heartbeat, max_msg_size=cfg.max_frame)
+    ws = web.WebSocketResponse(heartbeat=cfg.heartbeat, max_msg_size=hub.hub_of(app).max_msg_size)
     if not ws.can_prepare(request).ok:
         raise BadRequest("Expected a WebSocket upgrade.")
     await ws.prepare(request)

@@ -11,7 +11,7 @@ import aiohttp_cors
 from aiohttp import web
 
 import handlers
-from server import accounts, deletion, timeline
+from server import accounts, deletion, replicas, timeline
 from server.auth import check_secret
 from server.config import Config, load_config
 from server.db import Database
@@ -37,9 +37,11 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app.middlewares.extend([pipeline_middleware(config, app[METRICS]), auth_middleware])
+    if config.database.replicas:
+        app.middlewares.append(replicas.middleware)
     app[SERVICES] = {}
     app.on_response_prepare.append(on_prepare)
-    app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, _bus_ctx(bus), housekeeping_ctx])
+    app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, replicas.ctx, _bus_ctx(bus), housekeeping_ctx])
     # The core's services with state of their own, then the HTTP routes that call them.
     for service in (accounts, timeline, uploads, deletion):
         service.setup(app)
@@ -68,6 +70,7 @@ async def _db_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = Redis.from_config(app[CONFIG])
+    app[METRICS].watch_breaker(app[REDIS].breaker)
     app[SERVICES]["ratelimit"] = RateLimiter(app[REDIS], app[CONFIG].ratelimit.enabled)
     yield
     await app[REDIS].close()
@@ -80,7 +83,7 @@ def _bus_ctx(bus: Bus | None):
             if app[CONFIG].bus.backend == "redis":
                 from ws.redis_bus import RedisBus
 
-                chosen = RedisBus(app[CONFIG], app[REDIS].prefix)
+                chosen = RedisBus(app[CONFIG], app[REDIS].prefix, app[REDIS])
             else:
                 chosen = MemoryBus()
         app[BUS] = chosen

@@ -85,8 +85,17 @@ async def article_id(app: web.Application, slug: str) -> int:
 
 
 async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
-                        description: Any = _UNSET, tags: list[str] | None = None) -> None:
-    """Inside a transaction: what an article adds to its post (a new title gets a new slug)."""
+                        description: Any = _UNSET, tags: list[str] | None = None, new: bool = False) -> None:
+    """Inside a transaction: what an article adds to its post (a new title gets a new slug).
+
+    Locks: a new post has no tags to clear (a DELETE of absent rows would take a gap lock at the
+    end of the index, where every concurrent new article inserts: deadlock). An edit locks its
+    post's row first, so edits of one article queue, and then removes its old tags by primary key.
+    """
+    old_tags: list[int] = []
+    if tags is not None and not new:
+        await conn.fetchval(Q.conduit.lock_post, {"id": post_id})
+        old_tags = [r["tag_id"] for r in await conn.fetchall(Q.conduit.post_tag_ids, {"post_id": post_id})]
     if title is not None:
         base = slugify(title)
         owner = await _resolve_slug(conn, base)
@@ -102,9 +111,9 @@ async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
     if description is not _UNSET:
         await conn.execute(Q.conduit.set_description, {"id": post_id, "description": description})
     if tags is not None:
-        await conn.execute(Q.conduit.clear_post_tags, {"post_id": post_id})
-        if tags:
-            await conn.executemany(Q.conduit.add_tags, [{"name": t} for t in tags])
+        if old_tags:
+            await conn.executemany(Q.conduit.delete_post_tag, [{"post_id": post_id, "tag_id": t} for t in old_tags])
+        if tags:  # in the dictionary already (_add_tags, before this transaction)
             ids = {r["name"]: r["id"] for r in await conn.fetchall(Q.conduit.tag_ids, {"names": tags})}
             await conn.executemany(Q.conduit.add_post_tag, [
                 {"post_id": post_id, "tag_id": ids[t], "position": i} for i, t in enumerate(tags)])
@@ -126,7 +135,7 @@ async def _load(conn: Any, ids: list[int], viewer_id: int | None) -> list[dict[s
 
 async def article(app: web.Application, post_id: int, viewer_id: int | None) -> dict[str, Any]:
     """One article row (articles_by_ids, with `tags`); NoSuchArticle when the post is none."""
-    found = await _load(app[DB], [post_id], viewer_id)
+    found = await _load(app[DB].read(), [post_id], viewer_id)
     if not found:
         raise NoSuchArticle()
     return found[0]
@@ -139,7 +148,7 @@ async def get_article(app: web.Application, slug: str, viewer_id: int | None) ->
 
 async def _page(app: web.Application, page_q: str, count_q: str, args: dict[str, Any],
                 viewer_id: int | None) -> tuple[list[dict[str, Any]], int]:
-    async with app[DB].connection() as conn:
+    async with app[DB].read().connection() as conn:
         ids = [r["id"] for r in await conn.fetchall(page_q, args)]
         count = await conn.fetchval(count_q, args)
         return await _load(conn, ids, viewer_id), int(count or 0)
@@ -156,7 +165,7 @@ async def list_articles(app: web.Application, viewer_id: int | None, *, limit: i
                (tag, "tag_id", Q.conduit.tag_id, "name"))
     for value, key, query, name in lookups:
         if value:
-            args[key] = await app[DB].fetchval(query, {name: value, "viewer_id": viewer_id})
+            args[key] = await app[DB].read().fetchval(query, {name: value, "viewer_id": viewer_id})
             if args[key] is None:  # nobody by that name: nothing matches
                 return [], 0
     if args["tag_id"] is not None:
@@ -178,7 +187,17 @@ async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int)
 
 async def popular_tags(app: web.Application) -> list[str]:
     """Tags in use, most used first (at most MAX_TAG_CLOUD)."""
-    return [r["name"] for r in await app[DB].fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
+    return [r["name"] for r in await app[DB].read().fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
+
+
+async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
+    """Tags are a dictionary every article shares, and never deleted: new names go in first, in one
+    autocommit statement in name order, before the article's transaction. Inside it, the article
+    then only reads tag ids and takes the foreign key's shared record locks, which never conflict.
+    (Inserting them inside the transaction held the duplicate's shared next-key lock until COMMIT:
+    concurrent articles sharing one tag deadlocked on each other's new tags, MariaDB 1213.)"""
+    if tags:
+        await app[DB].executemany(Q.conduit.add_tags, [{"name": t} for t in sorted(set(tags))])
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -186,10 +205,12 @@ async def popular_tags(app: web.Application) -> list[str]:
 async def create_article(app: web.Application, user_id: int, *, title: str, description: str, body: str,
                          tags: list[str] | None = None) -> dict[str, Any]:
     """A post with a title, plus slug, description and tags, all or nothing → the article row."""
+    tags = normalize_tags(tags) or []
+    await _add_tags(app, tags)
     post_id = await posts.create_post(app, user_id, body, title=title)
     try:
         await app[DB].run(lambda tx: _save_article(tx, post_id, title=title, description=description,
-                                                   tags=normalize_tags(tags) or []))
+                                                   tags=tags, new=True))
     except Exception:
         await posts.delete_post(app, user_id, post_id)  # all or nothing, as one create
         raise
@@ -208,10 +229,11 @@ async def update_article(app: web.Application, user_id: int, slug: str, changes:
     await posts.update_post(app, user_id, post_id, **edits)
     new_title = changes.get("title")
     reslug = new_title is not None and (new_title != head["title"] or head["slug"] is None)
+    tags = normalize_tags(changes.get("tags"))
+    await _add_tags(app, tags)
     await app[DB].run(lambda tx: _save_article(
         tx, post_id, title=new_title if reslug else None,
-        description=changes["description"] if "description" in changes else _UNSET,
-        tags=normalize_tags(changes.get("tags"))))
+        description=changes["description"] if "description" in changes else _UNSET, tags=tags))
     return await article(app, post_id, user_id)
 
 
@@ -230,9 +252,9 @@ async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = 
 async def article_comments(app: web.Application, slug: str, viewer_id: int | None) -> list[dict[str, Any]]:
     """An article's comments, newest first (at most MAX_COMMENTS), as comment_by_id rows."""
     post_id = await article_id(app, slug)
-    if not await app[DB].fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer_id}):
+    if not await app[DB].read().fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer_id}):
         raise NoSuchArticle()
-    return await app[DB].fetchall(Q.conduit.comments_of_post, {
+    return await app[DB].read().fetchall(Q.conduit.comments_of_post, {
         "post_id": post_id, "viewer_id": viewer_id, "limit": MAX_COMMENTS})
 
 

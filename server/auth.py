@@ -19,7 +19,7 @@ from aiohttp import web
 
 from server.config import Config
 from server.errors import ServiceUnavailable, Unauthorized
-from server.keys import DB, REDIS
+from server.keys import DB, REDIS, SERVICES
 from server.queries import QUERIES as Q
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ ALGORITHM = "HS256"  # pinned on decode: alg=none or RS/HS confusion never verif
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud", "typ", "sid"]
 # Session state is cached this long in Redis; revocation overwrites it at once.
 SESSION_CACHE_TTL = 300
+_UNSYNCED = "sessions_unsynced"  # app[SERVICES] key: see forget_sessions
 TOKEN_TYPES = {"access", "refresh", "ws", "reset"}
 # Session kinds: "api" (bearer tokens), "conduit" (longer-lived Conduit tokens), and "browser"
 # (an HttpOnly cookie bound to the session; its refresh token is never handed out).
@@ -121,7 +122,11 @@ def session_key(app: web.Application, session_id: int) -> str:
 
 
 async def session_active(app: web.Application, principal: Principal) -> bool:
-    """Redis-cached session state, MySQL when Redis is unreachable: fail closed, never open."""
+    """Redis-cached session state, MySQL when Redis is unreachable (or its breaker is open, so the
+    check costs no timeout): fail closed, never open."""
+    unsynced = app[SERVICES].get(_UNSYNCED)
+    if unsynced and principal.session_id in unsynced:
+        return False  # revoked while Redis was unreachable; its cache may not know yet
     r = app[REDIS]
     key = session_key(app, principal.session_id)
     try:
@@ -148,14 +153,38 @@ async def session_active(app: web.Application, principal: Principal) -> bool:
 
 
 async def forget_sessions(app: web.Application, session_ids: list[int]) -> None:
-    """After a revocation commits: mark the cached states revoked (MySQL already says so)."""
-    if not session_ids:
-        return
-    r = app[REDIS]
+    """After a revocation commits: mark the cached states revoked (MySQL already says so).
+
+    When Redis cannot be told, its cache may still say "active" once it is back: this process
+    refuses those sessions itself and marks them in Redis when the breaker closes again.
+    """
+    if session_ids and not await _mark_revoked(app, session_ids):
+        _unsynced(app).update(session_ids)
+
+
+async def _mark_revoked(app: web.Application, session_ids: list[int]) -> bool:
     try:
-        async with r.client.pipeline(transaction=False) as pipe:
+        async with app[REDIS].client.pipeline(transaction=False) as pipe:
             for sid in session_ids:
                 pipe.set(session_key(app, sid), "0", ex=SESSION_CACHE_TTL)
             await pipe.execute()
+        return True
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         log.warning("could not mark sessions %s revoked in Redis: %s", session_ids, exc)
+        return False
+
+
+def _unsynced(app: web.Application) -> set[int]:
+    """Sessions revoked while Redis was unreachable, not yet marked there (this process)."""
+    services = app[SERVICES]
+    if _UNSYNCED not in services:
+        services[_UNSYNCED] = set()
+        app[REDIS].breaker.on_close(lambda: _resync(app))
+    return services[_UNSYNCED]
+
+
+async def _resync(app: web.Application) -> None:
+    pending = _unsynced(app)
+    ids = sorted(pending)
+    if ids and await _mark_revoked(app, ids):
+        pending.difference_update(ids)  # only now: until then session_active refuses them

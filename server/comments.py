@@ -102,8 +102,8 @@ async def get_comment(app: web.Application, comment_id: int, viewer: int | None)
 
 async def post_comments(app: web.Application, post_id: int, p: PageParams, viewer: int | None) -> dict[str, Any]:
     """A page of a post's comments as documents, newest first; 404 when there is no such post."""
-    page = await comment_page(app, p, viewer, post_id)
+    page = await comment_page(app, p, viewer, post_id, replica=True)
     # Comments go with their post, so only an empty page needs to ask whether the post exists.
-    if not page["items"] and not await app[DB].fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer}):
+    if not page["items"] and not await app[DB].read().fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer}):
         raise NotFound("No such post.")
     return page

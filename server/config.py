@@ -81,13 +81,30 @@ class DatabaseSchema(_Strict):
     pool_recycle = Positive()
     connect_timeout = fields.Float(required=True, validate=validate.Range(min=0.1))
     retries = fields.Integer(required=True, validate=validate.Range(0, 10))
+    replicas = fields.List(fields.String(validate=_url(("mysql", "mariadb"))), required=True)
+    replica_max_lag = fields.Float(required=True, validate=validate.Range(min=0))
+    replica_wait = fields.Float(required=True, validate=validate.Range(min=0, max=5))
+    replica_probe_interval = fields.Float(required=True, validate=validate.Range(min=0.1))
+    read_your_writes_window = fields.Float(required=True, validate=validate.Range(min=0))
+    read_target_header = fields.Boolean(required=True)
+
+
+def _hostport(value: str) -> None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValidationError("must look like host:port")
 
 
 class RedisSchema(_Strict):
     url = fields.String(required=True, validate=_url(("redis", "rediss")))
+    sentinels = fields.List(fields.String(validate=_hostport), required=True)
+    service_name = fields.String(required=True, validate=validate.Length(min=1))
+    db = fields.Integer(required=True, validate=validate.Range(min=0))
     prefix = fields.String(required=True)
     socket_timeout = fields.Float(required=True, validate=validate.Range(min=0.05))
     connect_timeout = fields.Float(required=True, validate=validate.Range(min=0.05))
+    request_timeout = fields.Float(required=True, validate=validate.Range(min=0.01, max=10))
+    breaker_cooldown = fields.Float(required=True, validate=validate.Range(min=0.05, max=300))
     max_connections = Positive()
 
 
@@ -148,6 +165,7 @@ class MediaSchema(_Strict):
     max_video = Positive()
     max_pixels = Positive()
     thumb_size = fields.Integer(required=True, validate=validate.Range(16, 2048))
+    image_jobs = fields.Integer(required=True, validate=validate.Range(1, 64))
     s3 = fields.Nested(S3Schema, required=True)
 
 
@@ -221,20 +239,26 @@ class Config(SimpleNamespace):
             if node.get(path[-1]) is not None:
                 node[path[-1]] = "***"
         data["database"]["url"] = redact_url(data["database"]["url"])
+        data["database"]["replicas"] = [redact_url(u) for u in data["database"]["replicas"]]
         data["redis"]["url"] = redact_url(data["redis"]["url"])
         return data
 
     @property
     def db(self) -> SimpleNamespace:
         """database.url split into parts."""
-        parts = urlsplit(self.database.url)
-        return SimpleNamespace(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            name=parts.path.lstrip("/") or "chatter",
-        )
+        return db_parts(self.database.url)
+
+
+def db_parts(url: str) -> SimpleNamespace:
+    """A mysql:// URL split into host, port, user, password, name."""
+    parts = urlsplit(url)
+    return SimpleNamespace(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        name=parts.path.lstrip("/") or "chatter",
+    )
 
 
 def redact_url(url: str) -> str:

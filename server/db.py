@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import aiomysql
 import pymysql
 
-from server.config import Config
+from server.config import Config, db_parts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,7 +122,11 @@ class Tx(Conn):
 
 
 class Database:
-    """The pool. Single statements run in autocommit; `transaction()` for several."""
+    """The pool. Single statements run in autocommit; `transaction()` for several.
+
+    With read replicas (server/replicas.py sets `router`), `read()` is the same helpers routed to
+    a replica when that is safe, and every commit notes the session's write (read-your-writes).
+    """
 
     def __init__(self, pool: aiomysql.Pool, retries: int = 3):
         self.pool = pool
@@ -130,10 +134,13 @@ class Database:
         # aiomysql's pool wakes waiters in no particular order, so under load some requests wait
         # far longer than others (p99 of seconds). A semaphore sized to the pool queues them FIFO.
         self._slots = asyncio.Semaphore(pool.maxsize)
+        self.router: Any = None  # server.replicas.ReplicaSet when database.replicas is set
 
     @classmethod
-    async def connect(cls, config: Config, database: str | None = None) -> Database:
-        db = config.db
+    async def connect(cls, config: Config, database: str | None = None, *, url: str | None = None,
+                      minsize: int | None = None, connect_timeout: float | None = None) -> Database:
+        """A pool on database.url (or `url`: a replica)."""
+        db = db_parts(url) if url is not None else config.db
         try:
             pool = await aiomysql.create_pool(
                 host=db.host,
@@ -141,10 +148,10 @@ class Database:
                 user=db.user,
                 password=db.password,
                 db=database if database is not None else db.name,
-                minsize=config.database.pool_min,
+                minsize=config.database.pool_min if minsize is None else minsize,
                 maxsize=config.database.pool_max,
                 pool_recycle=config.database.pool_recycle,
-                connect_timeout=config.database.connect_timeout,
+                connect_timeout=connect_timeout or config.database.connect_timeout,
                 autocommit=True,
                 charset="utf8mb4",
                 # group_concat_max_len bounds JSON_ARRAYAGG: never let a server default cut a document.
@@ -190,6 +197,8 @@ class Database:
                 raise
             else:
                 await asyncio.shield(conn.raw.commit())
+                if self.router is not None:
+                    await self.router.wrote(conn)
 
     async def run(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run fn(conn) in a transaction, retried on deadlock or lock wait timeout."""
@@ -204,23 +213,49 @@ class Database:
                 await asyncio.sleep(0.005 * (2**attempt))
         raise AssertionError("unreachable")
 
+    def read(self) -> Any:
+        """Helpers for lag-tolerant reads (fetchone/fetchall/fetchval/connection): on a replica
+        when one is in rotation and the session has not just written, else on this primary."""
+        return self if self.router is None else self.router.reader
+
     # Autocommit helpers for single statements.
     async def execute(self, sql: str, args: Any = None) -> int:
         async with self.connection() as conn:
-            return await conn.execute(sql, args)
+            n = await conn.execute(sql, args)
+            if self.router is not None:
+                await self.router.wrote(conn)
+            return n
+
+    async def executemany(self, sql: str, args: list) -> int:
+        """One statement for many rows (PyMySQL folds an INSERT ... VALUES into one)."""
+        async with self.connection() as conn:
+            n = await conn.executemany(sql, args)
+            if self.router is not None:
+                await self.router.wrote(conn)
+            return n
 
     async def insert(self, sql: str, args: Any = None) -> int:
         async with self.connection() as conn:
-            return await conn.insert(sql, args)
+            new_id = await conn.insert(sql, args)
+            if self.router is not None:
+                await self.router.wrote(conn)
+            return new_id
 
-    async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
+    # replica=True: a lag-tolerant read, the same as read().fetch...().
+    async def fetchone(self, sql: str, args: Any = None, *, replica: bool = False) -> dict[str, Any] | None:
+        if replica and self.router is not None:
+            return await self.router.reader.fetchone(sql, args)
         async with self.connection() as conn:
             return await conn.fetchone(sql, args)
 
-    async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+    async def fetchall(self, sql: str, args: Any = None, *, replica: bool = False) -> list[dict[str, Any]]:
+        if replica and self.router is not None:
+            return await self.router.reader.fetchall(sql, args)
         async with self.connection() as conn:
             return await conn.fetchall(sql, args)
 
-    async def fetchval(self, sql: str, args: Any = None) -> Any:
+    async def fetchval(self, sql: str, args: Any = None, *, replica: bool = False) -> Any:
+        if replica and self.router is not None:
+            return await self.router.reader.fetchval(sql, args)
         async with self.connection() as conn:
             return await conn.fetchval(sql, args)

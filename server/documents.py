@@ -27,9 +27,9 @@ async def _docs(app: web.Application, query: str, ids: Sequence[int], viewer_id:
 
 
 async def post_docs(app: web.Application, ids: Sequence[int], viewer_id: int | None,
-                    conn: Conn | None = None) -> list[str]:
+                    conn: Conn | None = None, replica: bool = False) -> list[str]:
     """Post JSON documents for ids, in the order given (missing ones left out)."""
-    return await _docs(app, Q.feed.post_docs, ids, viewer_id, conn)
+    return await _docs(app, Q.feed.post_docs, ids, viewer_id, conn or (app[DB].read() if replica else None))
 
 
 async def comment_docs(app: web.Application, ids: Sequence[int], viewer_id: int | None,
@@ -39,10 +39,11 @@ async def comment_docs(app: web.Application, ids: Sequence[int], viewer_id: int 
 
 
 async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: int | None,
-                    **args: Any) -> dict[str, Any]:
+                    replica: bool = False, **args: Any) -> dict[str, Any]:
     """A page of Post from an id query with {cmp}/{dir} markers: {"items": [JSON document],
-    "next_cursor"}, sent with responses.raw_page. Two queries: ids, then documents."""
-    async with app[DB].connection() as c:
+    "next_cursor"}, sent with responses.raw_page. Two queries: ids, then documents.
+    replica: a lag-tolerant page, read from a replica when one may serve it (server/replicas.py)."""
+    async with (app[DB].read() if replica else app[DB]).connection() as c:
         rows = await c.fetchall(p.sql(query), p.args(viewer_id=viewer_id, **args))
         page = make_page(rows, p)
         page["items"] = await post_docs(app, [r["id"] for r in page["items"]], viewer_id, c)
@@ -50,9 +51,9 @@ async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: 
 
 
 async def comment_page(app: web.Application, p: PageParams, viewer_id: int | None,
-                       post_id: int) -> dict[str, Any]:
+                       post_id: int, replica: bool = False) -> dict[str, Any]:
     """A page of Comment on a post: {"items": [JSON document], "next_cursor"}, like post_page."""
-    async with app[DB].connection() as c:
+    async with (app[DB].read() if replica else app[DB]).connection() as c:
         rows = await c.fetchall(p.sql(Q.feed.comment_ids), p.args(post_id=post_id, viewer_id=viewer_id))
         page = make_page(rows, p)
         page["items"] = await comment_docs(app, [r["id"] for r in page["items"]], viewer_id, c)

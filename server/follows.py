@@ -80,7 +80,7 @@ async def follow_by_username(app: web.Application, follower_id: int, username: s
 
 async def _user_page(app: web.Application, query: str, user_id: int, p: PageParams,
                      viewer_id: int | None) -> dict[str, Any]:
-    async with app[DB].connection() as conn:
+    async with app[DB].read().connection() as conn:
         if not await conn.fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
             raise NotFound("No such user.")
         rows = await conn.fetchall(p.sql(query), p.args(user_id=user_id, viewer_id=viewer_id))

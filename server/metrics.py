@@ -1,9 +1,12 @@
-"""Prometheus metrics: request latency by route template, in-flight requests, pool and socket use."""
+"""Prometheus metrics: request latency by route template, in-flight requests, pool and socket use,
+circuit breakers."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from server.breaker import STATES, CircuitBreaker
 
 
 class Metrics:
@@ -21,6 +24,18 @@ class Metrics:
                             registry=self.registry)
         self.sockets = Gauge("chatter_websockets_open", "Open WebSockets in this process",
                              registry=self.registry)
+        # Read replicas (server/replicas.py): routed reads per target ("primary" or the replica's
+        # host:port), why a routed read went to the primary, replica lag and rotation state.
+        self.db_reads = Counter("chatter_db_reads_total", "Lag-tolerant reads by target", ["target"],
+                                registry=self.registry)
+        self.db_read_fallbacks = Counter(
+            "chatter_db_read_fallbacks_total",
+            "Lag-tolerant reads sent to the primary: no replica in rotation, read-your-writes, replica failed",
+            ["reason"], registry=self.registry)
+        self.replica_lag = Gauge("chatter_db_replica_lag_seconds", "Replica lag (Seconds_Behind_Master)",
+                                 ["replica"], registry=self.registry)
+        self.replica_up = Gauge("chatter_db_replica_in_rotation", "1 while the replica takes reads",
+                                ["replica"], registry=self.registry)
         self._pool_source = None
 
     def watch_pool(self, source) -> None:
@@ -40,6 +55,25 @@ class Metrics:
                 yield g
 
         self.registry.register(PoolCollector())
+
+    def watch_breaker(self, breaker: CircuitBreaker) -> None:
+        """A dependency's circuit breaker: its state, transitions and the calls it refused."""
+
+        class BreakerCollector:
+            def collect(self):
+                labels = ["dependency", "state"]
+                state = GaugeMetricFamily("chatter_breaker_state", "Circuit breaker state (1: current)", labels=labels)
+                entered = CounterMetricFamily("chatter_breaker_transitions", "Circuit breaker state entries",
+                                              labels=labels)
+                for name in STATES:
+                    state.add_metric([breaker.name, name], float(breaker.state == name))
+                    entered.add_metric([breaker.name, name], breaker.transitions[name])
+                refused = CounterMetricFamily("chatter_breaker_rejected", "Calls refused by an open breaker",
+                                              labels=["dependency"])
+                refused.add_metric([breaker.name], breaker.rejected)
+                yield from (state, entered, refused)
+
+        self.registry.register(BreakerCollector())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -112,7 +112,7 @@ async def post_removed(app: web.Application, author_id: int, post_id: int, files
 
 async def get_post(app: web.Application, post_id: int, viewer: int | None) -> str:
     """The Post as a JSON document (built by MariaDB), for raw_json; 404 when there is none."""
-    docs = await post_docs(app, [post_id], viewer)
+    docs = await post_docs(app, [post_id], viewer, replica=True)
     if not docs:
         raise NotFound("No such post.")
     return docs[0]

@@ -230,8 +230,8 @@ class Timelines:
 
     async def page_ids(self, p: PageParams, viewer_id: int) -> list[int] | None:
         """Ids of one home-feed page (limit+1 at most, in page order), or None: ask SQL."""
-        if not self.enabled or not await self._clean():
-            return None
+        if not self.enabled or not self.app[REDIS].available or not await self._clean():
+            return None  # Redis behind its open breaker: SQL at once (a read leaves nothing stale)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_FOR_BUILD
         token = secrets.token_hex(8)
@@ -425,14 +425,14 @@ async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict
 
 async def public_page(app: web.Application, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
     """Every post, newest first, as a page of Post documents."""
-    return await post_page(app, Q.feed.public_ids, p, viewer_id)
+    return await post_page(app, Q.feed.public_ids, p, viewer_id, replica=True)
 
 
 async def user_page(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
     """A user's posts, newest first, as a page of Post documents; 404 when there is no such user
     (or one hidden from the viewer)."""
-    page = await post_page(app, Q.feed.user_ids, p, viewer_id, user_id=user_id)
+    page = await post_page(app, Q.feed.user_ids, p, viewer_id, replica=True, user_id=user_id)
     # Posts go with their author, so only an empty page needs to ask whether the user exists.
-    if not page["items"] and not await app[DB].fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
+    if not page["items"] and not await app[DB].read().fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):
         raise NotFound("No such user.")
     return page

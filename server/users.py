@@ -25,7 +25,7 @@ async def get_user(app: web.Application, user_id: int | None, viewer_id: int | N
 
     with_email: the account itself (its owner asking), shown without relation flags.
     """
-    docs = await present.user_docs(app[DB], app, [user_id] if user_id else [],
+    docs = await present.user_docs(app[DB].read(), app, [user_id] if user_id else [],
                                    viewer_id=None if with_email else viewer_id, with_email=with_email)
     if user_id not in docs:
         raise NotFound("No such user.")
@@ -34,13 +34,13 @@ async def get_user(app: web.Application, user_id: int | None, viewer_id: int | N
 
 async def lookup(app: web.Application, username: str, viewer_id: int | None) -> str:
     """The User with this username (case-insensitive), as get_user."""
-    return await get_user(app, await app[DB].fetchval(Q.users.id_by_username, {"username": username}), viewer_id)
+    return await get_user(app, await app[DB].read().fetchval(Q.users.id_by_username, {"username": username}), viewer_id)
 
 
 async def search(app: web.Application, q: str, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
     """Users whose username or full name starts with q → a page of User documents."""
     prefix = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    db = app[DB]
+    db = app[DB].read()
     rows = await db.fetchall(p.sql(Q.users.search), p.args(prefix=prefix, viewer_id=viewer_id))
     page = make_page(rows, p)
     docs = await present.user_docs(db, app, [r["id"] for r in page["items"]], viewer_id=viewer_id)
@@ -98,7 +98,7 @@ async def remove_avatar(app: web.Application, user_id: int) -> dict[str, Any]:
 
 async def profile_by_username(app: web.Application, username: str, viewer_id: int | None) -> dict[str, Any]:
     """id, username, bio, avatar_key and whether the viewer follows them (Conduit's Profile); 404 for none."""
-    row = await app[DB].fetchone(Q.conduit.profile_by_username, {"username": username, "viewer_id": viewer_id})
+    row = await app[DB].read().fetchone(Q.conduit.profile_by_username, {"username": username, "viewer_id": viewer_id})
     if row is None:
         raise NotFound("No such user.")
     return row

@@ -141,15 +141,28 @@ async def test_disabled_limits_never_raise_and_never_touch_redis(redis, down_red
     await RateLimiter(down_redis, enabled=False).hit("writes_user", 1, "1/60")
 
 
-async def test_unreachable_redis_fails_open_with_one_warning(down_redis, caplog):
+async def test_unreachable_redis_counts_per_process_with_one_warning(down_redis, caplog):
+    """Redis gone: the same fixed windows, kept in this process; nobody is locked out for good."""
     limiter = RateLimiter(down_redis, enabled=True)
     with caplog.at_level(logging.WARNING, logger="server.http.ratelimit"):
-        for _ in range(5):
-            state = await limiter.hit("writes_user", 1, "1/60")
-            assert state.allowed and state.headers() == {}
-        await limiter.check_failures("login_account", "alice", "1/60")
-        await limiter.record_failure("login_account", "alice", "1/60")
+        state = await limiter.hit("writes_user", 1, "2/60")
+        assert state.remaining == 1 and state.headers()["RateLimit-Limit"] == "2"
+        await limiter.hit("writes_user", 1, "2/60")
+        with pytest.raises(TooManyRequests) as caught:
+            await limiter.hit("writes_user", 1, "2/60")
+        assert 1 <= caught.value.retry_after <= 60
+        assert (await limiter.hit("writes_user", 2, "2/60")).remaining == 1  # per ident
+        assert (await limiter.hit("writes_user", 3, "1/1")).remaining == 0
+        await asyncio.sleep(1.05)
+        assert (await limiter.hit("writes_user", 3, "1/1")).remaining == 0  # a new window
+
+        for _ in range(2):
+            await limiter.check_failures("login_account", "alice", "2/60")
+            await limiter.record_failure("login_account", "alice", "2/60")
+        with pytest.raises(TooManyRequests):
+            await limiter.check_failures("login_account", "alice", "2/60")
         await limiter.clear_failures("login_account", "alice")
+        assert (await limiter.check_failures("login_account", "alice", "2/60")).remaining == 2
     warnings = [r for r in caplog.records if r.name == "server.http.ratelimit"]
     assert len(warnings) == 1 and "Redis unreachable" in warnings[0].getMessage()
 

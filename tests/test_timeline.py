@@ -199,6 +199,8 @@ async def test_redis_outage_falls_back_to_sql_and_forgets_stale_timelines(make_u
     assert await same_as_sql(client, sql, me) == (before + during)[::-1]  # SQL answers, never an error
 
     await asyncio.to_thread(private_redis.restart)
+    async with asyncio.timeout(5):
+        await client.app[REDIS].breaker.wait_closed()  # its probe finds Redis back
     assert await r.zcard(r_key := client.app[REDIS].key("tl", "0", me.id)) > 0, r_key  # stale one is back
     assert await same_as_sql(client, sql, me) == (before + during)[::-1]
     assert await cached(client.app, me.id) == (before + during)[::-1]  # rebuilt under a new generation

@@ -1,9 +1,26 @@
 """The hub: user id → this process's open sockets; ordered, gap-free delivery; presence.
 
-Each socket has exactly one reader (its handler) and one writer task draining a bounded queue;
-a socket whose queue overflows is closed, so a slow client never delays anyone else.
-Stream events (with seq) reach a socket strictly in order and at most once: a gap is filled from
-the durable log in MySQL, which is also how a resume (?last_seq=N) and a lost Redis publish heal.
+Each socket has exactly one reader (its handler) and one writer task draining a bounded send queue.
+Stream events (with seq) reach a socket strictly in order and at most once: `last_seq` is the last
+seq queued, `target` the highest known to exist, and a gap is filled from the durable log in MySQL —
+which is also how a resume (?last_seq=N), a lost Redis publish and a bus reconnect heal.
+
+Flow control. The send queue is shared by three kinds of frames, each with its own ceiling, so one
+kind never crowds out another and a full queue is never a reason to close:
+- stream events fill it up to `stream_limit` (3/4 of it). A live event is queued at once when it is
+  the next seq and there is room; otherwise it only raises `target`, and the socket's catch-up task
+  reads it from MySQL in its turn. Publishing therefore never waits for a socket and never drops an
+  event: overflow spills to the durable log, which is replayed in seq order. The catch-up (resume,
+  gap fill, bus-reconnect top-up) fetches CATCHUP_BATCH events at a time and, whenever the queue is
+  at `stream_limit`, waits until the writer has drained it to `low_water` before queueing more, so
+  a backlog of any size up to bus.replay_max goes out as fast as the client reads it;
+- frames outside the stream from the bus (typing, presence) fill it up to `transient_limit` (7/8);
+  beyond that a socket misses them, as it would while reconnecting (they are never replayed);
+- the socket's own frames (hello, presence at connect, replies to its frames) use the rest: the
+  reader waits for room before it serves the client's next frame, so a client that sends without
+  reading slows itself down, never anyone else.
+Only the writer decides that a client stopped reading: a send that does not complete within
+WRITE_TIMEOUT closes the socket 1008 "too slow", and closing wakes whatever waited for room.
 """
 
 from __future__ import annotations
@@ -18,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from server import events
 from server.formats import dumps
@@ -31,6 +48,7 @@ log = logging.getLogger(__name__)
 # Close codes (API.md "Real time").
 GOING_AWAY, POLICY, TOO_BIG, INTERNAL, REVOKED = 1001, 1008, 1009, 1011, 4001
 CATCHUP_BATCH = 500
+TOP_UP_CONCURRENCY = 8  # users looked up at once after a bus reconnect
 # A send that takes longer than this means the client stopped reading.
 WRITE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
@@ -69,6 +87,11 @@ class Socket:
         self.user_id = user_id
         self.session_id = session_id
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        # Ceilings of the send queue (see the module docstring); at least one frame each.
+        self.transient_limit = max(1, queue_size - max(1, queue_size // 8))
+        self.stream_limit = max(1, min(self.transient_limit, queue_size * 3 // 4))
+        self.low_water = self.stream_limit // 2
+        self.drained = asyncio.Event()  # set when the queue is at low_water or the socket closes
         self.writer: asyncio.Task | None = None
         self.catchup: asyncio.Task | None = None
         self.last_seq: int | None = None  # last stream seq queued; None until hello
@@ -111,6 +134,11 @@ class Hub:
         self.instance = uuid.uuid4().hex
         self._tasks: set[asyncio.Task] = set()
         self._rate = parse_rate(self.config.ratelimit.ws_frames) if self.config.ratelimit.enabled else None
+        # API.md: a frame may be at most ws.max_frame bytes. aiohttp refuses a message of exactly its
+        # max_msg_size (its check is `>=`), so the socket is opened with one byte more and _read
+        # holds the exact limit (aiohttp lets a decompressed message of max_msg_size bytes through).
+        self.max_frame = self.config.ws.max_frame
+        self.max_msg_size = self.max_frame + 1
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -186,13 +214,27 @@ class Hub:
 
     async def _read(self, sock: Socket, on_frame: FrameHandler) -> None:
         async for msg in sock.ws:
+            if sock.closing:
+                break
+            if self._too_big(msg):
+                await self.close(sock, TOO_BIG, "frame too big")
+                break
             if not await self.receive(sock, lambda msg=msg: _parse_message(msg), on_frame):
                 break
         # aiohttp has already closed with 1009 (too big) or answered the client's close.
 
+    def _too_big(self, msg: WSMessage) -> bool:
+        data = msg.data
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY) or len(data) <= self.max_frame // 4:
+            return False  # at most 4 bytes a character
+        return len(data.encode() if isinstance(data, str) else data) > self.max_frame
+
     async def receive(self, sock: Socket, parse: Callable[[], tuple[str, dict[str, Any]]],
                       on_frame: FrameHandler) -> bool:
         """One client frame, whatever the transport; False once the socket is being closed."""
+        if sock.queue.qsize() >= sock.transient_limit:
+            # Its replies pile up: serve its next frame once it has read ours.
+            await self._drain(sock)
         if sock.closing:
             return False
         if not self._within_rate(sock):
@@ -223,7 +265,11 @@ class Hub:
     # --- writing --------------------------------------------------------------------------
 
     def push(self, sock: Socket, text: str) -> None:
-        """Queue a frame; a socket that does not keep up is dropped, never waited for."""
+        """Queue one of the socket's own frames (hello, reset, a reply), never waiting.
+
+        The other kinds stop below transient_limit and the reader waits for room, so only a client
+        that does not read at all can fill the queue; it is dropped rather than buffered without end.
+        """
         if sock.closing:
             return
         try:
@@ -232,14 +278,38 @@ class Hub:
             log.info("closing slow socket of user %s (send queue full)", sock.user_id)
             self._spawn(self.close(sock, POLICY, "too slow"))
 
+    async def send(self, sock: Socket, text: str) -> None:
+        """Queue one of the socket's own frames from its own task, waiting for room first."""
+        if sock.queue.qsize() >= sock.transient_limit:
+            await self._drain(sock)
+        self.push(sock, text)
+
+    def _push_transient(self, sock: Socket, text: str) -> None:
+        """typing, presence: never replayed, so a socket with no room for them misses them."""
+        if not sock.closing and sock.queue.qsize() < sock.transient_limit:
+            sock.queue.put_nowait(text)
+
+    async def _drain(self, sock: Socket) -> None:
+        """Wait until the writer has drained the queue to low_water (or the socket closed).
+
+        Needs no timeout of its own: the writer closes a socket whose send stalls for WRITE_TIMEOUT,
+        and closing wakes every waiter.
+        """
+        while not sock.closing and sock.queue.qsize() > sock.low_water:
+            sock.drained.clear()
+            await sock.drained.wait()
+
     async def _writer(self, sock: Socket) -> None:
         try:
             while True:
                 text = await sock.queue.get()
+                if sock.queue.qsize() <= sock.low_water:
+                    sock.drained.set()
                 await asyncio.wait_for(sock.send_text(text), WRITE_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
+            log.info("closing slow socket of user %s (a send took over %.0f s)", sock.user_id, WRITE_TIMEOUT)
             self._spawn(self.close(sock, POLICY, "too slow"))
         except Exception:  # the peer went away; the reader sees it too
             self._spawn(self.close(sock, INTERNAL, ""))
@@ -249,10 +319,18 @@ class Hub:
         if sock.closing:
             return
         sock.closing = True
+        sock.drained.set()
         if sock.writer is not None and sock.writer is not asyncio.current_task():
             sock.writer.cancel()
         try:
             await asyncio.wait_for(sock.close_transport(code, reason), CLOSE_TIMEOUT)
+        except asyncio.CancelledError:
+            # After a timed-out send, aiohttp's drain waiter is cancelled and every later drain
+            # (the close frame's too) raises CancelledError: abort, unless we are cancelled ourselves.
+            sock.abort()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
         except Exception:
             sock.abort()
 
@@ -293,40 +371,62 @@ class Hub:
                 # Transient (typing, presence): never before the socket's hello, which API.md
                 # makes the first frame; such events are not replayed, so skipping loses nothing.
                 if sock.last_seq is not None:
-                    self.push(sock, message)
+                    self._push_transient(sock, message)
             else:
                 self.offer(sock, int(seq), message)
 
     def offer(self, sock: Socket, seq: int, text: str) -> None:
-        """A stream event: in order → queued; already sent → dropped; ahead → fill the gap first."""
-        if sock.last_seq is not None and seq == sock.last_seq + 1:
-            self.push(sock, text)
+        """A live stream event, never waited for: the next one with room → queued; already queued →
+        dropped; ahead, or no room → left to the catch-up, which reads it from MySQL in its turn."""
+        last = sock.last_seq
+        if last is not None and seq <= last:
+            return
+        room = not sock.closing and sock.queue.qsize() < sock.stream_limit
+        if last is not None and seq == last + 1 and room:
+            sock.queue.put_nowait(text)
             sock.last_seq = seq
             return
-        if sock.last_seq is not None and seq <= sock.last_seq:
-            return
         sock.target = max(sock.target, seq)
-        if sock.last_seq is not None:
+        if last is not None:
             self._catch_up(sock)
 
     def _catch_up(self, sock: Socket) -> None:
         if sock.catchup is None and not sock.closing:
             sock.catchup = asyncio.create_task(self._run_catch_up(sock))
 
+    async def _stream_room(self, sock: Socket) -> bool:
+        """Room for one more stream event, waiting for the reader if need be; False once closing."""
+        if sock.queue.qsize() >= sock.stream_limit:
+            await self._drain(sock)
+        return not sock.closing
+
     async def _run_catch_up(self, sock: Socket) -> None:
+        """Queue the stored events after last_seq up to target, in order, as fast as the client reads.
+
+        Live events go on meanwhile: the next one in seq order may be queued by offer() while this
+        waits, so every event is checked against last_seq right before it is queued.
+        """
         try:
             while not sock.closing and sock.last_seq is not None and sock.last_seq < sock.target:
                 batch = await events.since(self.app, sock.user_id, sock.last_seq, CATCHUP_BATCH)
                 if not batch or batch[0].seq > sock.last_seq + 1:
                     # Older than the replay log: the client re-reads over REST.
                     latest = max(sock.target, await events.latest_seq(self.app, sock.user_id))
-                    self.push(sock, frame("reset", {"seq": latest}))
+                    if not await self._stream_room(sock):
+                        return
+                    latest = max(latest, sock.last_seq)
+                    sock.queue.put_nowait(frame("reset", {"seq": latest}))
                     sock.last_seq = latest
                     break
                 for event in batch:
-                    if event.seq > sock.last_seq:
-                        self.push(sock, event.frame())
-                        sock.last_seq = event.seq
+                    if not await self._stream_room(sock):
+                        return
+                    if event.seq <= sock.last_seq:
+                        continue  # queued live while we waited
+                    if event.seq != sock.last_seq + 1:
+                        break  # not contiguous (pruned meanwhile): fetch again from last_seq
+                    sock.queue.put_nowait(event.frame())
+                    sock.last_seq = event.seq
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -341,16 +441,23 @@ class Hub:
             self._spawn(self._top_up(list(self.users)))
 
     async def _top_up(self, user_ids: list[int]) -> None:
-        for user_id in user_ids:
-            try:
-                latest = await events.latest_seq(self.app, user_id)
-            except Exception as exc:
-                log.warning("top-up of user %s failed: %s", user_id, exc)
-                continue
+        # A few users at a time: the catch-ups it starts then run side by side, each at the pace of
+        # its own socket, while most of the MySQL pool stays free for requests.
+        room = asyncio.Semaphore(TOP_UP_CONCURRENCY)
+
+        async def top_up(user_id: int) -> None:
+            async with room:
+                try:
+                    latest = await events.latest_seq(self.app, user_id)
+                except Exception as exc:
+                    log.warning("top-up of user %s failed: %s", user_id, exc)
+                    return
             for sock in list(self.users.get(user_id, ())):
                 if sock.last_seq is not None and latest > sock.last_seq:
                     sock.target = max(sock.target, latest)
                     self._catch_up(sock)
+
+        await asyncio.gather(*(top_up(user_id) for user_id in user_ids))
 
     # --- presence (transient, kept in Redis with a TTL) ------------------------------------
 
@@ -385,7 +492,7 @@ class Hub:
             sock.peers.update(peers)
             online = [p for p, on in (await self.is_online(peers)).items() if on] if peers else []
             for peer in online:
-                self.push(sock, frame("presence", {"user_id": peer, "online": True}))
+                await self.send(sock, frame("presence", {"user_id": peer, "online": True}))
             if not was_online:
                 await self._announce(sock.user_id, online, True)
         except Exception as exc:  # presence is best effort (Redis or MySQL down)

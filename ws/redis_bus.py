@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+import uuid
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from server.config import Config
+from server.redis import Redis, RedisUnavailable, close_client, redis_client
 from ws.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -19,22 +22,31 @@ BACKOFF_FIRST = 0.05
 BACKOFF_MAX = 2.0
 # get_message() wakes up this often, so a dead connection is noticed even when idle.
 POLL = 1.0
+# With Sentinel: how often the listener asks whether the master moved. A master that died drops
+# the connection anyway; one demoted to a replica (a failover it survived) keeps it, silently.
+MASTER_CHECK = 2.0
 
 
 class RedisBus(Bus):
-    """One pub/sub connection per process, subscribed only to the channels of its local users."""
+    """One pub/sub connection per process, subscribed only to the channels of its local users.
 
-    def __init__(self, config: Config, prefix: str):
+    Given the app's Redis, publishes go through its client and circuit breaker: while the breaker
+    is open they are skipped at once (the events are in MySQL). When it closes, the reconnect
+    hooks run, so the hub tops every local socket up from the log, and if this process lost any
+    publish it says so on the control channel, where every other worker does the same for its
+    sockets (whose own breaker may never have opened). A freeze shorter than the listener's
+    health check never breaks the pub/sub connection, so these are the only wake-ups.
+    """
+
+    def __init__(self, config: Config, prefix: str, redis: Redis | None = None):
         super().__init__()
-        self._client = aioredis.Redis.from_url(
-            config.redis.url,
-            socket_timeout=config.redis.socket_timeout,
-            socket_connect_timeout=config.redis.connect_timeout,
-            health_check_interval=15,
-            decode_responses=True,
-            # One immediate retry: after a Redis restart every pooled connection is stale once.
-            retry=Retry(NoBackoff(), 1),
-        )
+        self._redis = redis
+        self.skipped = 0  # publishes skipped while the breaker was open
+        self._lost = False  # a publish was skipped or failed since the breaker last closed
+        self._topup = f"topup {uuid.uuid4().hex}"  # this process's control message
+        # One immediate retry: after a Redis restart every pooled connection is stale once.
+        self._client = redis_client(config, retry=Retry(NoBackoff(), 1))
+        self._sentinel = bool(config.redis.sentinels)
         # Always subscribed, so the connection exists (and is watched) even with no local users.
         self._control = f"{prefix}bus:control"
         self._pubsub: aioredis.client.PubSub | None = None
@@ -43,17 +55,41 @@ class RedisBus(Bus):
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
+        if self._redis is not None:
+            self._redis.breaker.on_close(self._breaker_closed)
         self._task = asyncio.create_task(self._run(), name="redis-bus-listener")
 
     async def stop(self) -> None:
+        if self._redis is not None:
+            self._redis.breaker.remove_on_close(self._breaker_closed)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._client.aclose()
+        await close_client(self._client)
 
     async def publish(self, channel: str, message: str) -> None:
-        await self._client.publish(channel, message)
+        if self._redis is None:
+            await self._client.publish(channel, message)
+            return
+        try:
+            await self._redis.client.publish(channel, message)
+        except RedisUnavailable:
+            self.skipped += 1  # healed by the top-ups when the breaker closes
+            self._lost = True
+        except Exception:
+            self._lost = True
+            raise
+
+    async def _breaker_closed(self) -> None:
+        await self._reconnected()
+        if self._lost:
+            self._lost = False
+            try:
+                await self._redis.client.publish(self._control, self._topup)
+            except Exception as exc:  # Redis failed again: the next close says it again
+                self._lost = True
+                log.warning("bus could not ask the other workers to top up: %s", exc)
 
     async def _listen(self, channel: str) -> None:
         await self._command("subscribe", channel)
@@ -71,6 +107,17 @@ class RedisBus(Bus):
             except Exception as exc:  # the listener notices the broken connection and starts over
                 log.warning("bus %s %s failed: %s", name, channel, exc)
 
+    async def _check_master(self, pubsub: aioredis.client.PubSub) -> None:
+        """Start over (resubscribe, top sockets up) when the sentinels name another master."""
+        conn = pubsub.connection
+        try:
+            address = await self._client.connection_pool.get_master_address()
+        except Exception as exc:  # the sentinels cannot say: keep the connection that works
+            log.info("bus could not ask the sentinels for the master: %s", exc)
+            return
+        if conn is not None and (conn.host, conn.port) != tuple(address):
+            raise ConnectionError(f"the master moved from {conn.host}:{conn.port} to {address[0]}:{address[1]}")
+
     async def _run(self) -> None:
         delay = BACKOFF_FIRST
         while True:
@@ -84,10 +131,17 @@ class RedisBus(Bus):
                     log.info("bus reconnected to Redis")
                 delay = BACKOFF_FIRST
                 await self._reconnected()
+                checked = time.monotonic()
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
-                    if msg is not None and msg["type"] == "message" and msg["channel"] != self._control:
-                        await self._deliver(msg["channel"], msg["data"])
+                    if msg is not None and msg["type"] == "message":
+                        if msg["channel"] != self._control:
+                            await self._deliver(msg["channel"], msg["data"])
+                        elif msg["data"].startswith("topup ") and msg["data"] != self._topup:
+                            await self._reconnected()  # another worker skipped publishes
+                    if self._sentinel and time.monotonic() - checked >= MASTER_CHECK:
+                        checked = time.monotonic()
+                        await self._check_master(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -14,6 +14,7 @@ from server.config import Config
 from server.errors import Forbidden
 from server.http.middlewares import COOKIE_AUTH
 from server.keys import CONFIG
+from server.redis import close_client, redis_client
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # aiohttp_session's own middleware and get_session() keep their state under plain string
@@ -37,8 +38,9 @@ class _PrefixedKeys:
 
 def make_storage(config: Config) -> tuple[RedisStorage, aioredis.Redis]:
     # A client of its own: RedisStorage decodes bytes itself, the app's client returns str.
-    client = aioredis.Redis.from_url(config.redis.url, socket_timeout=config.redis.socket_timeout,
-                                     socket_connect_timeout=config.redis.connect_timeout)
+    # Request path: the short timeout (cookie sessions live only in Redis; down, they answer 503).
+    client = redis_client(config, decode_responses=False, health_check_interval=0,
+                          socket_timeout=config.redis.request_timeout)
     storage = RedisStorage(
         client,
         cookie_name=config.auth.cookie_name,
@@ -58,7 +60,7 @@ def setup(app: web.Application) -> None:
     app[COOKIE_AUTH] = cookie_auth
 
     async def close(app: web.Application) -> None:
-        await client.aclose()
+        await close_client(client)
 
     app.on_cleanup.append(close)
 

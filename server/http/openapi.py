@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -84,7 +86,15 @@ def build_spec(app: web.Application, title: str = "Chatter API", version: str = 
         paths.setdefault(path, {})[method] = _operation(spec, path, method, doc)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
+    # The docs page lists tags in this order: the native API first, the rest after.
+    used = {tag for ops in paths.values() for op in ops.values() for tag in op.get("tags", [])}
+    for tag in [t for t in TAG_ORDER if t in used] + sorted(used - set(TAG_ORDER)):
+        spec.tag({"name": tag})
     return spec.to_dict()
+
+
+TAG_ORDER = ["auth", "users", "posts", "comments", "media", "messages", "notifications", "real time",
+             "operations", "conduit", "web client"]
 
 
 def _schema_ref(schema: Any) -> Any:
@@ -137,3 +147,71 @@ def _operation(spec: APISpec, path: str, method: str, doc: dict | None) -> dict:
     op["responses"] = responses
     op.update(doc["extra"])
     return op
+
+
+# --- the interactive docs page (Swagger UI, served from this server) ----------------------------
+
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+def setup_docs(app: web.Application, *, spec_url: str = "/api/openapi.json", prefix: str = "/api/docs",
+               title: str = "Chatter API") -> None:
+    """Swagger UI at `prefix` and `prefix/`, its assets under `prefix/static/` (from swagger-ui-py).
+
+    The page names the spec by its absolute path (a relative one resolves against /api/docs/ and
+    404s), loads its initializer as a file (no inline script under the CSP), and turns off the
+    online validator badge, so the page makes no request outside this server.
+    """
+    from swagger_ui.utils import SWAGGER_UI_PY_ROOT
+
+    static = f"{prefix}/static"
+    page = _DOCS_PAGE.format(title=html.escape(title), static=static, init=f"{prefix}/init.js").encode()
+    init = _DOCS_INIT.replace("SPEC_URL", json.dumps(spec_url)).encode()
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": DOCS_CSP}
+
+    @docs("Interactive API docs (Swagger UI, served offline)", tags=["operations"], responses={200: None})
+    async def docs_page(request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8", headers=headers)
+
+    @docs("The API docs page's script", tags=["operations"], responses={200: None})
+    async def docs_init(request: web.Request) -> web.Response:
+        return web.Response(body=init, content_type="text/javascript", charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get(prefix, docs_page)
+    app.router.add_get(prefix + "/", docs_page)
+    app.router.add_get(prefix + "/init.js", docs_init)
+    app.router.add_static(static, SWAGGER_UI_PY_ROOT / "static")
+
+
+_DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="{static}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{static}/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{static}/swagger-ui-bundle.js"></script>
+<script src="{init}"></script>
+</body>
+</html>
+"""
+
+_DOCS_INIT = """window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: SPEC_URL,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    displayRequestDuration: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+  });
+});
+"""

@@ -1,4 +1,5 @@
-"""Fixed-window rate limits counted in Redis, and the failed-login throttle built on them."""
+"""Fixed-window rate limits counted in Redis (per process while Redis is unreachable), and the
+failed-login throttle built on them."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ return {allowed and 1 or 0, used, ttl}
 
 # Between two warnings about an unreachable Redis, so an outage does not flood the log.
 _WARN_EVERY = 60.0
+# Counters the per-process fallback keeps at most; past it, ended windows are dropped first.
+_LOCAL_MAX = 100_000
 
 
 @lru_cache(maxsize=64)
@@ -78,6 +81,38 @@ class RateState:
 UNTRACKED = RateState()
 
 
+class LocalWindows:
+    """The Redis script's fixed windows, in this process's memory: the fallback while Redis is
+    unreachable. Each process counts on its own, so with N workers a client may get up to N times
+    a limit during an outage; far better than no limit, and nobody is locked out."""
+
+    def __init__(self, max_keys: int = _LOCAL_MAX):
+        self.max_keys = max_keys
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (used, window end on the monotonic clock)
+
+    def run(self, key: str, limit: int, window: int, cost: int, *, dry: bool) -> tuple[bool, int, int]:
+        """(allowed, used, ms until the window ends), like the script."""
+        now = time.monotonic()
+        used, end = self._windows.get(key, (0, 0.0))
+        if end <= now:
+            used, end = 0, now + window
+        allowed = used + cost <= limit
+        if allowed and not dry:
+            used += cost
+            if len(self._windows) >= self.max_keys and key not in self._windows:
+                self._prune(now)
+            self._windows[key] = (used, end)
+        return allowed, used, max(1, math.ceil((end - now) * 1000))
+
+    def reset(self, key: str) -> None:
+        self._windows.pop(key, None)
+
+    def _prune(self, now: float) -> None:
+        self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
+        if len(self._windows) >= self.max_keys:  # a flood of idents: start over rather than grow
+            self._windows.clear()
+
+
 class RateLimiter:
     """Named limits ("login_ip", "writes_user", ...) per ident (user id, IP, account)."""
 
@@ -85,6 +120,7 @@ class RateLimiter:
         self.redis = redis
         self.enabled = enabled
         self._script = redis.client.register_script(_SCRIPT)
+        self._local = LocalWindows()
         self._warned_at = -math.inf
 
     async def hit(self, name: str, ident: str | int, rate: str, *, cost: int = 1) -> RateState:
@@ -98,8 +134,10 @@ class RateLimiter:
     async def reset(self, name: str, ident: str | int) -> None:
         if not self.enabled:
             return
+        key = self._key(name, ident)
+        self._local.reset(key)
         try:
-            await self.redis.client.delete(self._key(name, ident))
+            await self.redis.client.delete(key)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             self._warn(exc)
 
@@ -123,13 +161,14 @@ class RateLimiter:
         if not self.enabled:
             return UNTRACKED
         limit, window = parse_rate(rate)
+        key = self._key(name, ident)
         try:
-            allowed, used, ttl = await self._script(
-                keys=[self._key(name, ident)], args=[limit, window * 1000, cost, int(dry)])
+            allowed, used, ttl = await self._script(keys=[key], args=[limit, window * 1000, cost, int(dry)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            # Fail open: a Redis outage must not lock everyone out of the whole API.
+            # Redis frozen, gone or behind its open breaker: count in this process instead, so
+            # limits still hold (per process) and an outage locks nobody out of the API.
             self._warn(exc)
-            return UNTRACKED
+            allowed, used, ttl = self._local.run(key, limit, window, cost, dry=dry)
         return RateState(allowed=bool(allowed), limit=limit, remaining=max(0, limit - int(used)),
                          reset=max(1, math.ceil(int(ttl) / 1000)), window=window)
 
@@ -150,4 +189,4 @@ class RateLimiter:
         now = time.monotonic()
         if now - self._warned_at >= _WARN_EVERY:
             self._warned_at = now
-            log.warning("rate limits not enforced: Redis unreachable (%s: %s)", type(exc).__name__, exc)
+            log.warning("rate limits counted per process: Redis unreachable (%s: %s)", type(exc).__name__, exc)

@@ -20,6 +20,7 @@ from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 from server.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from server.keys import CONFIG
+from server.media.memory import run_image_work
 from server.media.storage import Storage, key_for
 
 # hachoir prints its parse warnings straight to stderr, which would break JSON log lines.
@@ -172,8 +173,10 @@ def process_image(data: bytes, max_pixels: int, thumb_size: int) -> ProcessedIma
             else:
                 first = _clean(img, fmt)
                 out, media_type = _encode(first, fmt), "image"
-            return ProcessedImage(out, IMAGE_FORMATS[fmt], media_type, first.width, first.height,
-                                  _thumbnail(first, thumb_size))
+            width, height = first.width, first.height
+            # Last, as it may shrink `first` in place.
+            thumb = _thumbnail(first, thumb_size)
+            return ProcessedImage(out, IMAGE_FORMATS[fmt], media_type, width, height, thumb)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own guard, for headers claiming more than Image.MAX_IMAGE_PIXELS.
         raise PayloadTooLarge(f"The image has more than {max_pixels} pixels.") from None
@@ -186,12 +189,17 @@ def process_image(data: bytes, max_pixels: int, thumb_size: int) -> ProcessedIma
 
 
 def _clean(img: Image.Image, fmt: str) -> Image.Image:
-    """The pixels, upright and in sRGB, with no metadata left in .info."""
+    """The pixels, upright and in sRGB, with no metadata left in .info.
+
+    img is closed: its pixels are freed as soon as their upright copy exists, not when
+    process_image is done, which saves a full-size copy for the rest of the work (memory.py).
+    """
     img.load()
     try:
         upright = ImageOps.exif_transpose(img)
     except Exception:
         upright = img.copy()  # a broken EXIF block is no reason to refuse the picture
+    img.close()
     upright = _to_srgb(upright)
     if fmt == "JPEG" and upright.mode not in ("L", "RGB"):
         upright = upright.convert("RGB")  # CMYK/YCCK JPEGs render wrongly in browsers
@@ -259,10 +267,13 @@ def _encode_animation(img: Image.Image, fmt: str, max_pixels: int) -> tuple[byte
 
 
 def _thumbnail(img: Image.Image, size: int) -> bytes:
+    """The WebP thumbnail; img is shrunk in place when it already has the thumbnail's mode."""
     has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
     if img.mode.startswith("I"):  # 16-bit grey: scale to 8 bits, as converting would clip to white
         img = img.convert("I").point(lambda v: v * (1 / 256))
-    thumb = img.convert("RGBA" if has_alpha else "RGB")
+    mode = "RGBA" if has_alpha else "RGB"
+    # convert() to the same mode would copy the whole picture only for thumbnail() to shrink it.
+    thumb = img if img.mode == mode else img.convert(mode)
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
     thumb.info = {}
     buf = io.BytesIO()
@@ -354,12 +365,16 @@ def _video_job(data: bytes) -> tuple[tuple[int, int, float | None, str], str]:
 
 async def store_upload(app_or_config, storage: Storage, executor: Executor | None,
                        upload: Upload) -> dict[str, Any]:
-    """Process `upload` in `executor` (hashing included) and write it; returns a media row's columns."""
+    """Process `upload` in `executor` (hashing included) and write it; returns a media row's columns.
+
+    Images are worked on through run_image_work (server/media/memory.py), which bounds and gives
+    back their memory.
+    """
     config = app_or_config[CONFIG] if isinstance(app_or_config, web.Application) else app_or_config
     loop = asyncio.get_running_loop()
     if upload.kind == "image":
-        image, key, thumb_key = await loop.run_in_executor(
-            executor, _image_job, upload.data, config.media.max_pixels, config.media.thumb_size)
+        image, key, thumb_key = await run_image_work(
+            config.media, executor, _image_job, upload.data, config.media.max_pixels, config.media.thumb_size)
         await asyncio.gather(
             storage.put(key, image.data, image.content_type),
             storage.put(thumb_key, image.thumb, image.thumb_content_type),

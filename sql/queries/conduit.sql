@@ -110,14 +110,20 @@ UPDATE posts SET slug = %(slug)s WHERE id = %(id)s
 INSERT IGNORE INTO tags (name) VALUES (%(name)s)
 
 -- name: tag_ids
--- A locking read: it sees a tag another transaction committed after ours began.
-SELECT id, name FROM tags WHERE name IN %(names)s LOCK IN SHARE MODE
+-- The tags were added (autocommit) before the transaction began, so a plain read sees them.
+SELECT id, name FROM tags WHERE name IN %(names)s
 
 -- name: tag_id$
 SELECT id FROM tags WHERE name = %(name)s
 
--- name: clear_post_tags!
-DELETE FROM post_tags WHERE post_id = %(post_id)s
+-- name: lock_post$
+SELECT id FROM posts WHERE id = %(id)s FOR UPDATE
+
+-- name: post_tag_ids
+SELECT tag_id FROM post_tags WHERE post_id = %(post_id)s
+
+-- name: delete_post_tag!
+DELETE FROM post_tags WHERE post_id = %(post_id)s AND tag_id = %(tag_id)s
 
 -- name: add_post_tag!
 INSERT INTO post_tags (post_id, tag_id, position) VALUES (%(post_id)s, %(tag_id)s, %(position)s)
