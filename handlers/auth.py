@@ -11,6 +11,7 @@ from server.errors import Forbidden
 from server.http import browser_session
 from server.http.identity import client_of, require_principal
 from server.http.openapi import docs
+from server.http.pagination import page_params
 from server.http.responses import json_response, load_body
 from server.http.schemas import Email, Password, Strict, TokenPairSchema, Username, UserSchema
 
@@ -52,6 +53,18 @@ class SessionUserSchema(Schema):
     user = fields.Nested(UserSchema)
 
 
+class SessionSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(validate=validate.OneOf(["api", "browser", "conduit"]), metadata={
+        "description": "api: bearer tokens; browser: the cookie session; conduit: a Conduit API token"})
+    user_agent = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    created_at = fields.String()
+    last_used_at = fields.String(metadata={"description": "to about half a minute"})
+    expires_at = fields.String()
+    current = fields.Boolean(metadata={"description": "the session of the token asking"})
+
+
 def setup(app: web.Application) -> None:
     browser_session.setup(app)
 
@@ -68,7 +81,8 @@ async def register(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/login")
 @docs("Log in with username or email", tags=TAGS, body=LoginSchema,
-      responses={200: TokenPairSchema, 401: None, 429: None})
+      responses={200: TokenPairSchema, 401: None, 403: None, 429: None},
+      description="A suspended account's correct password is a 403 of type account-suspended.")
 async def login(request: web.Request) -> web.Response:
     data = await load_body(request, LoginSchema())
     return json_response(await accounts.login(request.app, client_of(request), data["login"], data["password"]))
@@ -145,3 +159,19 @@ async def session_logout(request: web.Request) -> web.Response:
     if ended is not None:  # the cookie names its session: only our Redis could have said so
         await accounts.logout(request.app, *ended)
     return response
+
+
+@routes.get("/api/v1/auth/sessions")
+@docs("The viewer's sessions still in force (devices), newest first", tags=TAGS, auth="required",
+      paginated=True, responses={200: SessionSchema})
+async def sessions(request: web.Request) -> web.Response:
+    return json_response(await accounts.list_sessions(request.app, require_principal(request),
+                                                      page_params(request)))
+
+
+@routes.delete(r"/api/v1/auth/sessions/{id:\d+}")
+@docs("End one of one's sessions: its tokens stop working and its sockets close (4001)", tags=TAGS,
+      auth="required", responses={204: None, 404: None})
+async def end_session(request: web.Request) -> web.Response:
+    await accounts.end_session(request.app, require_principal(request), int(request.match_info["id"]))
+    return web.Response(status=204)

@@ -19,7 +19,7 @@ from marshmallow import EXCLUDE, ValidationError, fields, validate, validates
 from server import accounts, articles, follows, users
 from server.articles import MAX_COMMENTS, MAX_TAG_CLOUD, NoSuchArticle
 from server.auth import CONDUIT
-from server.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from server.errors import AccountSuspended, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from server.http import conduit as shape
 from server.http.conduit import conduit
 from server.http.identity import bearer_token, client_of, require_principal, require_user, viewer_id
@@ -223,7 +223,8 @@ def _articles(request: web.Request, found: tuple[list[dict[str, Any]], int]) -> 
 
 @routes.post("/api/users/login")
 @docs("Conduit: log in (email + password)", tags=TAGS, body=LoginBody,
-      responses={200: shape.ConduitUserResponse, **BODY_ERRORS, 429: shape.ConduitErrorsSchema})
+      responses={200: shape.ConduitUserResponse, **BODY_ERRORS, 403: shape.ConduitErrorsSchema,
+                 429: shape.ConduitErrorsSchema})
 @conduit
 async def login(request: web.Request) -> web.Response:
     data = (await load_body(request, LoginBody()))["user"]
@@ -231,6 +232,8 @@ async def login(request: web.Request) -> web.Response:
         body = await accounts.login(request.app, client_of(request), data["email"], data["password"], kind=CONDUIT)
     except Unauthorized:
         raise Unauthorized(errors={"credentials": ["invalid"]}) from None
+    except AccountSuspended as exc:
+        raise Forbidden(errors={"account": [f"is suspended until {exc.until}" if exc.until else "is suspended"]}) from None
     return json_response({"user": _native_user(body["user"], body["access_token"])})
 
 

@@ -32,11 +32,13 @@ class MarkReadSchema(Strict):
 class NotificationSchema(Schema):
     id = fields.Integer(required=True)
     type = fields.String(validate=validate.OneOf(
-        ["follow", "like", "comment", "comment_like", "message", "response"]))
-    actor = fields.Nested(UserSummarySchema)
+        ["follow", "like", "comment", "comment_like", "message", "response", "report.resolved"]))
+    actor = fields.Nested(UserSummarySchema, allow_none=True,
+                          metadata={"description": "null for report.resolved (moderators stay anonymous)"})
     post_id = fields.Integer(allow_none=True)
     comment_id = fields.Integer(allow_none=True)
     message_id = fields.Integer(allow_none=True)
+    report_id = fields.Integer(allow_none=True)
     message = fields.String()
     is_read = fields.Boolean()
     created_at = fields.String()

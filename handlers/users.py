@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from server import users
-from server.http.identity import require_user, viewer_id
+from server import deletion, exports, users
+from server.http.identity import require_principal, require_user, viewer_id
 from server.http.openapi import docs
 from server.http.pagination import page_params
 from server.http.responses import load_body, load_query, raw_json, raw_page
@@ -36,6 +36,10 @@ class LookupQuery(Strict):
     username = fields.String(required=True, validate=validate.Length(min=1, max=30))
 
 
+class DeleteAccountSchema(Strict):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
 @routes.get("/api/v1/users/me")
 @docs("The viewer's own account (with email)", tags=TAGS, auth="required", responses={200: UserSchema})
 async def me(request: web.Request) -> web.Response:
@@ -49,6 +53,40 @@ async def update_me(request: web.Request) -> web.Response:
     user_id = require_user(request)
     data = await load_body(request, ProfileSchema())
     return raw_json(await users.update_profile(request.app, user_id, data))
+
+
+@routes.delete("/api/v1/users/me")
+@docs("Delete one's account: at once its sessions end and it answers 404 everywhere; a background job "
+      "then removes its posts, comments, likes, follows, notifications and files", tags=TAGS,
+      auth="required", body=DeleteAccountSchema, responses={202: None, 403: None})
+async def delete_me(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    data = await load_body(request, DeleteAccountSchema())
+    await deletion.request_deletion(request.app, principal, data["password"])
+    return web.Response(status=202)
+
+
+@routes.get("/api/v1/users/me/export")
+@docs("Download everything of one's account as a zip, streamed: profile.json, posts.json, comments.json, "
+      "likes.json, follows.json, messages.json, responses.json and media/<file> for every upload",
+      tags=TAGS, auth="required", responses={200: None, 429: None},
+      extra={"responses": {"200": {"description": "A zip archive",
+                                   "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                           "401": {"description": "Unauthenticated"}, "429": {"description": "Rate limited"}}})
+async def export_me(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/zip", "Cache-Control": "no-store"})
+
+    async def start(filename: str):
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        await response.prepare(request)
+        return response.write
+
+    await exports.export_account(request.app, require_user(request), start)
+    await response.write_eof()
+    return response
+
+
+export_me.__long_lived__ = True  # type: ignore[attr-defined]  # streams as long as the download lasts
 
 
 @routes.get("/api/v1/users")

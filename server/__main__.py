@@ -1,4 +1,4 @@
-"""Command line: python -m server run | migrate | openapi | create-user | config."""
+"""Command line: python -m server run | migrate | openapi | create-user | set-role | config."""
 
 from __future__ import annotations
 
@@ -139,6 +139,29 @@ def cmd_create_user(args) -> None:
     asyncio.run(go())
 
 
+def cmd_set_role(args) -> None:
+    config = _local_services(args, _config(args))
+
+    async def go() -> None:
+        from server.db import Database
+        from server.errors import ApiError
+        from server.migrate import migrate
+        from server.moderation import set_role
+
+        await migrate(config)
+        db = await Database.connect(config)
+        try:
+            done = await set_role(db, args.username, args.role)
+        except ApiError as exc:
+            print(f"error: {exc.detail or exc.title}", file=sys.stderr)
+            sys.exit(1)
+        finally:
+            await db.close()
+        print(f"{done['username']} (id {done['id']}): {done['previous']} -> {done['role']}")
+
+    asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server", description="Chatter server")
     parser.add_argument("--config", default=None, help="config file (default: config.yaml)")
@@ -160,6 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     cu.add_argument("--password", default=None)
     cu.add_argument("--full-name", default=None)
     cu.set_defaults(fn=cmd_create_user)
+    sr = sub.add_parser("set-role", help="make an account a user, moderator or admin")
+    sr.add_argument("username")
+    sr.add_argument("role", choices=["user", "moderator", "admin"])
+    sr.set_defaults(fn=cmd_set_role)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args.fn(args)

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +27,9 @@ from server.auth import (
 )
 from server.config import Config
 from server.db import Conn, error_code
-from server.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from server.errors import AccountSuspended, BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from server.formats import iso
+from server.http.pagination import PageParams, make_page
 from server.http.ratelimit import RateLimiter
 from server.keys import CONFIG, DB, REDIS, SERVICES
 from server.mailer import Mailer, create_mailer
@@ -37,6 +41,8 @@ from server.queries import QUERIES as Q
 log = logging.getLogger(__name__)
 # Background password-reset work, awaited on shutdown so no mail is lost.
 RESET_TASKS = web.AppKey("reset_tasks", set)
+# How often the sessions that served requests get their last_used_at written (seconds).
+SEEN_FLUSH_EVERY = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +75,65 @@ class Taken(Conflict):
 
 
 def setup(app: web.Application) -> None:
-    """Called at app creation: the set of reset mails in flight, drained on shutdown."""
+    """Called at app creation: the set of reset mails in flight, drained on shutdown; the record
+    of sessions in use, flushed to MySQL periodically and at cleanup."""
     app[RESET_TASKS] = set()
+    app[SERVICES]["seen_sessions"] = SeenSessions(app)
 
     async def drain(app: web.Application) -> None:
         if tasks := app[RESET_TASKS]:
             await asyncio.wait(tasks, timeout=10)
 
     app.on_shutdown.append(drain)
+    app.cleanup_ctx.append(_seen_ctx)
+
+
+class SeenSessions:
+    """Which sessions served a request since the last flush, written as last_used_at in one
+    UPDATE every SEEN_FLUSH_EVERY seconds. Writing the row on every request would put a write
+    on the hot read path; noting an id in a set costs nothing, and "last used" to the half
+    minute is what a session list needs."""
+
+    def __init__(self, app: web.Application):
+        self.app = app
+        self.ids: set[int] = set()
+
+    def note(self, session_id: int) -> None:
+        self.ids.add(session_id)
+
+    async def flush(self) -> int:
+        ids, self.ids = self.ids, set()
+        if not ids:
+            return 0
+        try:
+            return await self.app[DB].execute(Q.sessions.mark_used, {"ids": sorted(ids)})
+        except Exception as exc:  # MySQL away: keep them for the next flush
+            self.ids |= ids
+            log.warning("could not record session use: %s", exc)
+            return 0
+
+
+async def _seen_ctx(app: web.Application) -> AsyncIterator[None]:
+    seen: SeenSessions = app[SERVICES]["seen_sessions"]
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(SEEN_FLUSH_EVERY)
+            await seen.flush()
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await seen.flush()
+
+
+def session_used(app: web.Application, principal: Principal) -> None:
+    """Note that a request was served for this session (its last_used_at moves on the next flush)."""
+    seen = app[SERVICES].get("seen_sessions")
+    if seen is not None:
+        seen.note(principal.session_id)
 
 
 def limiter(app: web.Application) -> RateLimiter:
@@ -161,6 +218,31 @@ async def sessions_revoked(app: web.Application, user_id: int, session_ids: list
     await events.publish_transient(app, user_id, "session.revoked", {"session_ids": list(session_ids)})
 
 
+def _session(row: dict[str, Any], current_id: int) -> dict[str, Any]:
+    return {
+        "id": row["id"], "kind": row["kind"], "user_agent": row["user_agent"], "ip": row["ip"],
+        "created_at": iso(row["created_at"]), "last_used_at": iso(row["last_used_at"]),
+        "expires_at": iso(row["expires_at"]), "current": row["id"] == current_id,
+    }
+
+
+async def list_sessions(app: web.Application, principal: Principal, p: PageParams) -> dict[str, Any]:
+    """The user's sessions still in force → a page of Session (`current`: the one asking)."""
+    await app[SERVICES]["seen_sessions"].flush()  # "last used" includes this request
+    rows = await app[DB].fetchall(p.sql(Q.sessions.live_page), p.args(user_id=principal.user_id))
+    return make_page(rows, p, dump=lambda r: _session(r, principal.session_id))
+
+
+async def end_session(app: web.Application, principal: Principal, session_id: int) -> None:
+    """End one of one's own sessions (404 for anyone else's, or one already ended): its tokens
+    stop working on their next use and its sockets close (4001)."""
+    async with app[DB].transaction() as tx:
+        if not await tx.execute(Q.sessions.revoke_own, {"id": session_id, "user_id": principal.user_id,
+                                                        "reason": "ended_by_user"}):
+            raise NotFound("No such session.")
+    await sessions_revoked(app, principal.user_id, [session_id])
+
+
 # --- registration, login, refresh, logout ------------------------------------------------------
 
 async def throttle_registration(app: web.Application, client: Client) -> None:
@@ -205,6 +287,10 @@ async def check_credentials(app: web.Application, client: Client, login: str, pa
         await rates.record_failure("login_ip", ip, config.ratelimit.login_ip)
         raise Unauthorized("Wrong login or password.", headers={})
     await rates.clear_failures("login_account", account)
+    # A timed suspension past its end lets the owner in; the sweeper (server/moderation.py)
+    # makes the account visible again within seconds.
+    if row["state"] == "suspended" and row["state_lasts"]:
+        raise AccountSuspended(iso(row["state_until"]))
     return row["id"]
 
 

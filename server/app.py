@@ -11,7 +11,7 @@ import aiohttp_cors
 from aiohttp import web
 
 import handlers
-from server import accounts, replicas, timeline
+from server import accounts, deletion, replicas, timeline
 from server.auth import check_secret
 from server.config import Config, load_config
 from server.db import Database
@@ -43,7 +43,7 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     app.on_response_prepare.append(on_prepare)
     app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, replicas.ctx, _bus_ctx(bus), housekeeping_ctx])
     # The core's services with state of their own, then the HTTP routes that call them.
-    for service in (accounts, timeline, uploads):
+    for service in (accounts, timeline, uploads, deletion):
         service.setup(app)
     handlers.setup(app)
     _setup_cors(app, config)

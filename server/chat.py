@@ -52,11 +52,19 @@ def response(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DELETED_USER = "deleted user"
+
+
 def conversation(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
-    """A Q.conversations.page row → Conversation."""
+    """A Q.conversations.page row → Conversation; a deleted peer is shown as a "deleted user"."""
+    if row["peer_state"] == "deleted":
+        peer = {"id": row["peer_id"], "username": DELETED_USER, "full_name": None, "profile_pic": None,
+                "deleted": True}
+    else:
+        peer = {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
+                "profile_pic": present.media_url(app, row["peer_avatar_key"])}
     return {
-        "peer": {"id": row["peer_id"], "username": row["peer_username"], "full_name": row["peer_full_name"],
-                 "profile_pic": present.media_url(app, row["peer_avatar_key"])},
+        "peer": peer,
         "last_message": message(app, row),
         "unread_count": row["unread_count"],
         "last_read_id": row["last_read_id"],
@@ -128,12 +136,14 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
 
     async def fn(conn: Tx) -> dict[str, Any]:
         sender = await may_message(conn, sender_id, recipient_id)
-        # The unique key (sender_id, client_id) refuses a retried send (1062) and the recipient's
-        # foreign key a user deleted meanwhile (1452); both are handled below.
+        # The unique key (sender_id, client_id) refuses a retried send (1062), and the INSERT
+        # selects from the recipient's row, so a missing or deleted one inserts nothing.
         created_at = now_ms()
         mid = await conn.insert(Q.messages.create, {
             "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
             "content": content, "client_id": client_id, "created_at": created_at})
+        if not mid:
+            raise ValidationFailed({"recipient_id": ["No such user."]})
         await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
         # Both conversation rows in one statement, in user id order, so opposite sends never lock
         # them in opposite orders.
@@ -214,23 +224,40 @@ async def delete_message(app: web.Application, user_id: int, message_id: int) ->
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
             raise Forbidden("Only the sender may delete this message.")
-        sender, recipient = head["sender_id"], head["recipient_id"]
-        lost = {r["user_id"]: r["n"] for r in await conn.fetchall(
-            Q.notifications.unread_by_message, {"message_id": message_id})}
-        await conn.execute(Q.conversations.unread_minus, {
-            "user_id": recipient, "peer_id": sender, "message_id": message_id})
-        await conn.execute(Q.messages.delete, {"id": message_id})
-        newest = await conn.fetchval(Q.messages.newest_id, pair(sender, recipient))
-        args = {"a": sender, "b": recipient, "message_id": message_id, "newest": newest}
-        await conn.execute(Q.conversations.drop_pair if newest is None else Q.conversations.retarget, args)
-        data = {"id": message_id, "sender_id": sender, "recipient_id": recipient}
-        for uid in sorted((sender, recipient)):
-            await emit(conn, uid, "message.deleted", data)
-            if lost.get(uid):
-                count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
-                await emit(conn, uid, "notification.read", {"unread_count": int(count)})
+        await _remove(conn, head)
 
     await run_and_publish(app, fn)
+
+
+async def remove_message(conn: Tx, message_id: int) -> bool:
+    """Inside a transaction: delete a message whoever sent it (a moderator's removal), with the
+    events of a deletion; False when it is already gone."""
+    head = await conn.fetchone(Q.messages.lock, {"id": message_id})
+    if head is None:
+        return False
+    await _remove(conn, head)
+    return True
+
+
+async def _remove(conn: Tx, head: dict[str, Any]) -> None:
+    """Delete a locked message (head: id, sender_id, recipient_id): unread counts and both
+    conversation rows follow, message.deleted to both."""
+    message_id = head["id"]
+    sender, recipient = head["sender_id"], head["recipient_id"]
+    lost = {r["user_id"]: r["n"] for r in await conn.fetchall(
+        Q.notifications.unread_by_message, {"message_id": message_id})}
+    await conn.execute(Q.conversations.unread_minus, {
+        "user_id": recipient, "peer_id": sender, "message_id": message_id})
+    await conn.execute(Q.messages.delete, {"id": message_id})
+    newest = await conn.fetchval(Q.messages.newest_id, pair(sender, recipient))
+    args = {"a": sender, "b": recipient, "message_id": message_id, "newest": newest}
+    await conn.execute(Q.conversations.drop_pair if newest is None else Q.conversations.retarget, args)
+    data = {"id": message_id, "sender_id": sender, "recipient_id": recipient}
+    for uid in sorted((sender, recipient)):
+        await emit(conn, uid, "message.deleted", data)
+        if lost.get(uid):
+            count = await conn.fetchval(Q.notifications.unread_count, {"user_id": uid})
+            await emit(conn, uid, "notification.read", {"unread_count": int(count)})
 
 
 async def mark_read(app: web.Application, user_id: int, peer_id: int, up_to_id: int | None) -> dict[str, int]:
@@ -268,6 +295,8 @@ async def add_response(app: web.Application, user_id: int, message_id: int, *, c
         head = await _participant_message(conn, user_id, message_id, lock=True)
         other = head["recipient_id"] if head["sender_id"] == user_id else head["sender_id"]
         await may_message(conn, user_id, other)
+        if await conn.fetchval(Q.messages.deleted, {"id": other}):
+            raise NotFound("No such message.")
         rid = await conn.insert(Q.messages.response_create, {
             "message_id": message_id, "author_id": user_id, "response_type": response_type,
             "content": content})

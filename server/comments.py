@@ -16,7 +16,7 @@ from server.http.pagination import PageParams
 from server.keys import DB
 from server.media.uploads import remove_files
 from server.notifications import notify
-from server.posts import attach_media, post_visible
+from server.posts import attach_media, post_visible, require_active
 from server.queries import QUERIES as Q
 
 _UNSET: Any = object()
@@ -31,6 +31,7 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
         if post is None:
             raise NotFound("No such post.")
         await refuse_between(conn, user_id, post["user_id"], "comment on this post")
+        await require_active(conn, post["user_id"], "No such post.")
         comment_id = await conn.insert(Q.comments.create, {"post_id": post_id, "user_id": user_id,
                                                            "content": content})
         await conn.execute(Q.comments.bump_post, {"post_id": post_id, "delta": 1})
@@ -68,16 +69,30 @@ async def delete_comment(app: web.Application, user_id: int, comment_id: int) ->
             raise NotFound("No such comment.")
         if user_id not in (owner["user_id"], owner["post_author_id"]):
             raise Forbidden("Only the comment's author or the post's author may delete it.")
-        # Post row first, as in create_comment, so the two never lock in opposite orders.
-        if await conn.fetchone(Q.posts.lock, {"id": owner["post_id"]}) is None:
+        files = await _remove(conn, owner)
+        if files is None:
             raise NotFound("No such comment.")
-        files = await conn.fetchall(Q.posts.comment_media_keys, {"comment_id": comment_id})
-        if not await conn.execute(Q.comments.delete, {"id": comment_id}):
-            raise NotFound("No such comment.")
-        await conn.execute(Q.comments.bump_post, {"post_id": owner["post_id"], "delta": -1})
         return files
 
     await remove_files(app, await run_and_publish(app, fn))
+
+
+async def _remove(conn: Tx, owner: dict[str, Any]) -> list[dict[str, Any]] | None:
+    # Post row first, as in create_comment, so the two never lock in opposite orders.
+    if await conn.fetchone(Q.posts.lock, {"id": owner["post_id"]}) is None:
+        return None
+    files = await conn.fetchall(Q.posts.comment_media_keys, {"comment_id": owner["id"]})
+    if not await conn.execute(Q.comments.delete, {"id": owner["id"]}):
+        return None
+    await conn.execute(Q.comments.bump_post, {"post_id": owner["post_id"], "delta": -1})
+    return files
+
+
+async def remove_comment(conn: Tx, comment_id: int) -> list[dict[str, Any]] | None:
+    """Inside a transaction: delete a comment whoever wrote it (a moderator's removal) → the files
+    to remove after COMMIT (media.uploads.remove_files), or None when it is already gone."""
+    owner = await conn.fetchone(Q.comments.owner, {"id": comment_id})
+    return None if owner is None else await _remove(conn, owner)
 
 
 async def get_comment(app: web.Application, comment_id: int, viewer: int | None) -> str:

@@ -144,6 +144,8 @@ class RateLimitSchema(_Strict):
     reset_ip = Rate()
     writes_user = Rate()
     ws_frames = Rate()
+    reports_user = Rate()
+    export_user = Rate()
 
 
 class S3Schema(_Strict):

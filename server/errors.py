@@ -76,6 +76,17 @@ class DmNotAllowed(Forbidden):
         super().__init__(detail, **kw)
 
 
+class AccountSuspended(Forbidden):
+    """A login to a suspended account, after its password checked out (403)."""
+
+    slug = "account-suspended"
+
+    def __init__(self, until: str | None = None):
+        detail = f"This account is suspended until {until}." if until else "This account is suspended."
+        super().__init__(detail, title="Account suspended")
+        self.until = until
+
+
 class NotFound(ApiError):
     """404; `resource` names what was not found (Conduit answers {"<resource>": ["not found"]})."""
 

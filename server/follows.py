@@ -45,6 +45,8 @@ async def _change(app: web.Application, follower_id: int, followee_id: int, *, o
         locked = await conn.fetchall(Q.follows.lock_pair, {"ids": [follower_id, followee_id]})
         if len(locked) != 2:
             raise NotFound("No such user.")
+        if on and any(r["state"] != "active" for r in locked):  # suspended or deleted: hidden
+            raise NotFound("No such user.")
         if on:
             # Under the user-row locks a block takes too: a block and a follow of the same pair run
             # one after the other, so either the block undoes this follow or this follow sees it.

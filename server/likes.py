@@ -14,7 +14,7 @@ from server.events import run_and_publish
 from server.http.pagination import PageParams, make_page
 from server.keys import DB
 from server.notifications import notify, retract
-from server.posts import post_visible
+from server.posts import post_visible, require_active
 from server.queries import QUERIES as Q
 
 
@@ -25,6 +25,7 @@ async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bo
         post = await conn.fetchone(Q.posts.lock, {"id": post_id})
         if post is None:
             raise NotFound("No such post.")
+        await require_active(conn, post["user_id"], "No such post.")
         if on:
             await refuse_between(conn, user_id, post["user_id"], "like this post")
         args = {"post_id": post_id, "user_id": user_id}
@@ -49,9 +50,10 @@ async def unlike_post(app: web.Application, user_id: int, post_id: int) -> dict[
     return await _post_like(app, user_id, post_id, on=False)
 
 
-async def likers(app: web.Application, post_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
+async def likers(app: web.Application, post_id: int, p: PageParams, viewer_id: int | None = None) -> dict[str, Any]:
     """Who liked a post, newest like first, without users blocked either way by the viewer → a page
-    of UserSummary; 404 when there is no such post or its author blocks the viewer."""
+    of UserSummary; 404 when there is no such post or its author blocks the viewer
+    (or is hidden from the viewer)."""
     async with app[DB].connection() as conn:
         if not await post_visible(conn, post_id, viewer_id):
             raise NotFound("No such post.")
@@ -64,6 +66,7 @@ async def _comment_like(app: web.Application, user_id: int, comment_id: int, *, 
         row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
         if row is None:
             raise NotFound("No such comment.")
+        await require_active(conn, row["user_id"], "No such comment.")
         if on:
             await refuse_between(conn, user_id, row["user_id"], "like this comment")
         args = {"comment_id": comment_id, "user_id": user_id}

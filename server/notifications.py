@@ -24,19 +24,33 @@ MESSAGES = {
     "message": "{actor} sent you a message",
     "response": "{actor} replied to your message",
 }
+# report.resolved: what the reporter is told, by the moderator's action.
+REPORT_OUTCOMES = {
+    "dismiss": "Your report was reviewed: no action was needed",
+    "delete_content": "Your report was reviewed: the content was removed",
+    "suspend_user": "Your report was reviewed: the account was suspended",
+}
 
 
 def present(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:
-    """A notifications row joined with its actor (Q.notifications.by_id) → Notification."""
+    """A notifications row joined with its actor (Q.notifications.by_id) → Notification.
+
+    report.resolved has no actor (null) and says what became of the report (report_action)."""
+    if row["type"] == "report.resolved":
+        actor, text = None, REPORT_OUTCOMES.get(row.get("report_action"), "Your report was reviewed")
+    else:
+        actor = {"id": row["actor_id"], "username": row["actor_username"],
+                 "full_name": row["actor_full_name"], "profile_pic": media_url(app, row["actor_avatar_key"])}
+        text = MESSAGES[row["type"]].format(actor=row["actor_username"])
     return {
         "id": row["id"],
         "type": row["type"],
-        "actor": {"id": row["actor_id"], "username": row["actor_username"],
-                  "full_name": row["actor_full_name"], "profile_pic": media_url(app, row["actor_avatar_key"])},
+        "actor": actor,
         "post_id": row["post_id"],
         "comment_id": row["comment_id"],
         "message_id": row["message_id"],
-        "message": MESSAGES[row["type"]].format(actor=row["actor_username"]),
+        "report_id": row.get("report_id"),
+        "message": text,
         "is_read": bool(row["is_read"]),
         "created_at": iso(row["created_at"]),
     }
@@ -109,6 +123,19 @@ async def retract(conn: Conn, app: web.Application, *, user_id: int, type: str, 
     await conn.execute(Q.notifications.delete_ids, {"ids": [r["id"] for r in rows]})
     count = await conn.fetchval(Q.notifications.unread_count, {"user_id": user_id})
     return [await emit(conn, user_id, "notification.read", {"unread_count": int(count)})]
+
+
+async def report_resolved(conn: Conn, app: web.Application, *, user_id: int, report_id: int,
+                          action: str) -> Event:
+    """Inside the moderator's transaction: tell a reporter their report was resolved (its
+    `notification.created` goes out after COMMIT)."""
+    created_at = now_ms()
+    nid = await conn.insert(Q.notifications.create_report_resolved, {
+        "user_id": user_id, "report_id": report_id, "created_at": created_at})
+    obj = present(app, {"id": nid, "type": "report.resolved", "report_action": action, "post_id": None,
+                        "comment_id": None, "message_id": None, "report_id": report_id, "is_read": False,
+                        "created_at": created_at})
+    return await emit(conn, user_id, "notification.created", obj)
 
 
 # --- the recipient's side ------------------------------------------------------------------------

@@ -80,15 +80,33 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
             raise NotFound("No such post.")
         if owner["user_id"] != user_id:
             raise Forbidden("Only the author may delete this post.")
-        # The author's row first (as in create_post), then the post.
-        await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": -1})
-        await _lock_own_post(conn, user_id, post_id)
-        files = await conn.fetchall(Q.posts.post_media_keys, {"post_id": post_id})
-        await conn.execute(Q.posts.delete, {"id": post_id})
-        return files
+        return await _remove(conn, user_id, post_id)
 
     files = await run_and_publish(app, fn)
-    await timeline.post_deleted(app, user_id, post_id)
+    await post_removed(app, user_id, post_id, files)
+
+
+async def _remove(conn: Conn, author_id: int, post_id: int) -> list[dict[str, Any]]:
+    # The author's row first (as in create_post), then the post.
+    await conn.execute(Q.posts.bump_user_posts, {"user_id": author_id, "delta": -1})
+    await _lock_own_post(conn, author_id, post_id)
+    files = await conn.fetchall(Q.posts.post_media_keys, {"post_id": post_id})
+    await conn.execute(Q.posts.delete, {"id": post_id})
+    return files
+
+
+async def remove_post(conn: Conn, post_id: int) -> tuple[int, list[dict[str, Any]]] | None:
+    """Inside a transaction: delete a post whoever wrote it (a moderator's removal) → (author id,
+    files for post_removed after COMMIT), or None when it is already gone."""
+    owner = await conn.fetchone(Q.posts.owner, {"id": post_id})
+    if owner is None:
+        return None
+    return owner["user_id"], await _remove(conn, owner["user_id"], post_id)
+
+
+async def post_removed(app: web.Application, author_id: int, post_id: int, files: list[dict[str, Any]]) -> None:
+    """After COMMIT of a post's deletion: out of the home timelines, its unshared files gone."""
+    await timeline.post_deleted(app, author_id, post_id)
     await remove_files(app, files)
 
 
@@ -104,3 +122,15 @@ async def get_post(app: web.Application, post_id: int, viewer: int | None) -> st
 async def post_visible(conn: Any, post_id: int, viewer_id: int | None) -> bool:
     """Whether the post exists and its author does not block the viewer (conn: the Database or a Conn)."""
     return bool(await conn.fetchval(Q.posts.visible, {"id": post_id, "viewer_id": viewer_id}))
+
+
+async def require_active(conn: Conn, user_id: int, detail: str) -> None:
+    """Inside a write: 404 (with detail) unless user_id's account is active. Someone's things are
+    out of reach while the account is suspended or deleted, as they are out of sight."""
+    if await conn.fetchval(Q.users.state, {"id": user_id}) != "active":
+        raise NotFound(detail)
+
+
+async def post_exists(conn: Any, post_id: int) -> bool:
+    """Whether the post exists (conn: the Database or a Conn)."""
+    return await conn.fetchone(Q.posts.owner, {"id": post_id}) is not None

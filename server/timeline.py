@@ -376,6 +376,16 @@ async def follows_changed(app: web.Application, *user_ids: int) -> None:
     await of(app).invalidate(*user_ids)
 
 
+async def author_visibility_changed(app: web.Application, author_id: int) -> None:
+    """After COMMIT of a suspension, its end or an account's deletion: the author's posts enter or
+    leave every home feed they are in, so those timelines (the followers' and the author's own) are
+    dropped and rebuilt from SQL on their next read. Until then a cached id of a now hidden post
+    finds no document, and home_page answers that page from SQL."""
+    timelines = of(app)
+    if timelines.enabled:
+        await timelines.invalidate(*await timelines._followers(author_id))
+
+
 async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:
     """Ids of a home-feed page from the cache (limit+1 at most), or None: ask SQL."""
     return await of(app).page_ids(p, viewer_id)
@@ -442,8 +452,8 @@ async def public_page(app: web.Application, p: PageParams, viewer_id: int | None
 
 
 async def user_page(app: web.Application, user_id: int, p: PageParams, viewer_id: int | None) -> dict[str, Any]:
-    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user or
-    the user blocks the viewer."""
+    """A user's posts, newest first, as a page of Post documents; 404 when there is no such user, the
+    user blocks the viewer or is hidden from the viewer."""
     page = await post_page(app, Q.feed.user_ids, p, viewer_id, replica=True, user_id=user_id)
     # Posts go with their author, so only an empty page needs to ask whether the user exists.
     if not page["items"] and not await app[DB].read().fetchval(Q.users.visible, {"id": user_id, "viewer_id": viewer_id}):

@@ -36,3 +36,23 @@ async def no_frame(ws, type: str | None = None, wait: float = 0.3) -> None:
     except TimeoutError:
         return
     raise AssertionError(f"unexpected frame {frame}")
+
+
+async def closed_with(ws, code: int, wait: float = 5.0) -> None:
+    """Assert that the server closes a WebSocket client with `code` within `wait` seconds.
+
+    The code is read from the CLOSE frame itself: the client's own close_code may say 1006 when
+    the server drops the connection before the client's closing handshake is written."""
+    import asyncio
+
+    import aiohttp
+
+    async with asyncio.timeout(wait):
+        while True:
+            msg = await ws.receive()
+            if msg.type == aiohttp.WSMsgType.CLOSE:
+                assert msg.data == code, (msg.data, msg.extra)
+                return
+            if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                assert ws.close_code == code, (ws.close_code, msg)
+                return

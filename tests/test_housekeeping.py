@@ -26,7 +26,8 @@ async def test_expired_rows_go_and_live_ones_stay(client, make_user, app):
 
     removed = await run_once(app)
 
-    assert removed == {"events": 1, "idempotency_keys": 1, "password_resets": 1, "sessions": 1, "mutes": 1}
+    assert removed == {"events": 1, "idempotency_keys": 1, "password_resets": 1, "sessions": 1, "mutes": 1,
+                       "usernames_released": 0}
     assert await db.fetchval("SELECT COUNT(*) FROM mutes") == 2
     assert await db.fetchval("SELECT COUNT(*) FROM password_resets") == 1
     assert await db.fetchval("SELECT COUNT(*) FROM idempotency_keys") == 1
@@ -34,4 +35,4 @@ async def test_expired_rows_go_and_live_ones_stay(client, make_user, app):
     assert await db.fetchval("SELECT COUNT(*) FROM sessions WHERE user_id = %s", (alice.id,)) == 2
     assert (await client.get("/api/v1/users/me", headers=alice.headers)).status == 200
     assert await run_once(app) == {"events": 0, "idempotency_keys": 0, "password_resets": 0, "sessions": 0,
-                                   "mutes": 0}
+                                   "mutes": 0, "usernames_released": 0}

@@ -20,7 +20,7 @@ async def test_me_is_the_own_account_with_email(client, make_user):
     resp = await client.get("/api/v1/users/me", headers=alice.headers)
     assert resp.status == 200
     body = await resp.json()
-    assert set(body) == PUBLIC | {"email", "dm_policy"}
+    assert set(body) == PUBLIC | {"email", "dm_policy", "role"}
     assert body["email"] == "alice@example.com" and body["full_name"] == "Alice Liddell"
     assert body["dm_policy"] == "everyone"
     assert body["created_at"].endswith("Z") and len(body["join_date"]) == 10

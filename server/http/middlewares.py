@@ -13,6 +13,7 @@ import redis.exceptions
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from server.accounts import session_used
 from server.config import Config
 from server.db import is_unavailable
 from server.errors import ApiError, BadRequest, NotFound, ServiceUnavailable, Unauthorized, problem
@@ -117,8 +118,9 @@ def pipeline_middleware(config: Config, metrics: Metrics):
     on every request, which showed as ~40 % of a request that does no I/O.
     Shedding: past http.max_in_flight requests in this process, a 503 at once (overload sheds
     work instead of queueing without bound). Timeout: a request running longer than
-    http.request_timeout is a 503. Sockets live long and uploads are bounded by their size
-    limits, so neither is timed; health and metrics are never shed.
+    http.request_timeout is a 503. Sockets live long, uploads are bounded by their size limits and
+    streamed downloads (handlers marked `__long_lived__`, the account export) by their client's
+    pace, so none of them is timed; health and metrics are never shed.
     """
     max_in_flight, timeout = config.http.max_in_flight, config.http.request_timeout
     in_flight = 0
@@ -131,7 +133,8 @@ def pipeline_middleware(config: Config, metrics: Metrics):
         route = request.match_info.route
         template = route.resource.canonical if route.resource is not None else "unmatched"
         long_lived = (request.headers.get("Upgrade", "").lower() == "websocket"
-                      or request.content_type.startswith("multipart/"))
+                      or request.content_type.startswith("multipart/")
+                      or getattr(request.match_info.handler, "__long_lived__", False))
         metrics.in_flight.inc()
         start = time.perf_counter()
         status = 500
@@ -192,6 +195,8 @@ async def auth_middleware(request: web.Request, handler):
         if cookie_auth is not None:
             principal = await cookie_auth(request)
     request[PRINCIPAL] = principal
+    if principal is not None:
+        session_used(request.app, principal)
     if principal is None:
         if getattr(request.match_info.handler, "__auth__", None) == AUTH_REQUIRED:
             raise Unauthorized()

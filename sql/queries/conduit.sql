@@ -2,6 +2,8 @@
 -- An article is a post with a title (posts.is_article = 1). Lists page with
 -- LIMIT/OFFSET because the Conduit API requires offset; each id page comes from an
 -- index and the rows are read for that page only (articles_by_ids).
+-- Authors hidden by users.state (see feed.sql) are tested on a line of their own in every list,
+-- count and read, with the same predicate as the native pages.
 
 -- What the viewer does not see (a NULL viewer: everything): the lists leave out articles by users
 -- blocked either way by the viewer and, where they stand for the public timeline or the home feed
@@ -12,22 +14,23 @@
 -- blocks the viewer.
 
 -- name: page_all
-SELECT p.id FROM posts p WHERE p.is_article = 1
+SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
+WHERE p.is_article = 1
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_all$
-SELECT (SELECT COUNT(*) FROM posts WHERE is_article = 1)
-     - (SELECT COUNT(*) FROM posts p
-        JOIN (SELECT target_id AS id FROM blocks WHERE user_id = %(viewer_id)s
-              UNION SELECT user_id FROM blocks WHERE target_id = %(viewer_id)s
-              UNION SELECT target_id FROM mutes WHERE user_id = %(viewer_id)s
-                      AND (expires_at IS NULL OR expires_at > UTC_TIMESTAMP(3))) hidden
-          ON p.user_id = hidden.id
-        WHERE p.is_article = 1)
+SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.user_id
+WHERE p.is_article = 1
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: page_by_author
 -- ix_posts_user_article (user_id, is_article, id)
@@ -39,23 +42,25 @@ SELECT COUNT(*) FROM posts WHERE user_id = %(author_id)s AND is_article = 1
 
 -- name: page_by_favorited
 -- ix_post_likes_user_post (user_id, post_id); author may narrow it further.
-SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id
+SELECT l.post_id AS id FROM post_likes l JOIN posts p ON p.id = l.post_id JOIN users u ON u.id = p.user_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY l.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_favorited$
-SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id
+SELECT COUNT(*) FROM post_likes l JOIN posts p ON p.id = l.post_id JOIN users u ON u.id = p.user_id
 WHERE l.user_id = %(fav_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: page_by_tag
 -- ix_post_tags_tag (tag_id, post_id); author and favorited may narrow it further.
-SELECT t.post_id AS id FROM post_tags t JOIN posts p ON p.id = t.post_id
+SELECT t.post_id AS id FROM post_tags t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.user_id
 WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
@@ -64,10 +69,11 @@ WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY t.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_by_tag$
-SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id
+SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.user_id
 WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
@@ -76,21 +82,26 @@ WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: page_feed
 -- Articles of the users the viewer follows (ix_follows_follower, ix_posts_user_article), but not
 -- of those the viewer mutes (a block undoes follows both ways).
 SELECT p.id FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
+JOIN users u ON u.id = f.followee_id
 WHERE f.follower_id = %(viewer_id)s
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = f.follower_id AND mu.target_id = f.followee_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND u.state = 'active'
 ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: count_feed$
 SELECT COUNT(*) FROM follows f JOIN posts p ON p.user_id = f.followee_id AND p.is_article = 1
+JOIN users u ON u.id = f.followee_id
 WHERE f.follower_id = %(viewer_id)s
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = f.follower_id AND mu.target_id = f.followee_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND u.state = 'active'
 
 -- name: articles_by_ids
 -- Rows with their authors and the viewer's flags (a NULL viewer matches nothing).
@@ -106,6 +117,7 @@ JOIN users u ON u.id = p.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE p.id IN %(ids)s AND p.is_article = 1
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: tags_of_posts
 SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
@@ -169,6 +181,7 @@ LIMIT %(limit)s
 SELECT u.id FROM users u
 WHERE u.username = %(username)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: profile_by_username^
 SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key,
@@ -177,6 +190,7 @@ SELECT u.id, u.username, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_k
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.username = %(username)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: account^
 SELECT u.id, u.username, u.email, u.bio, COALESCE(u.image_url, m.storage_key) AS avatar_key
@@ -205,6 +219,8 @@ LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE c.post_id = %(post_id)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.user_id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+  AND EXISTS (SELECT 1 FROM posts pp JOIN users pu ON pu.id = pp.user_id WHERE pp.id = %(post_id)s AND (pu.state = 'active' OR (pu.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user'))))
 ORDER BY c.id DESC
 LIMIT %(limit)s
 
@@ -217,3 +233,4 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE c.id = %(id)s
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))

@@ -57,6 +57,7 @@ SELECT c.peer_id, c.last_message_id, c.last_read_id,
        CAST(IF(cm.user_id IS NULL, c.unread_count, 0) AS UNSIGNED) AS unread_count,
        cm.user_id IS NOT NULL AS muted,
        u.username AS peer_username, u.full_name AS peer_full_name, COALESCE(u.image_url, av.storage_key) AS peer_avatar_key,
+       u.state AS peer_state,
        m.*, md.id AS md_id, md.media_type AS md_media_type, md.storage_key AS md_storage_key, md.thumb_key AS md_thumb_key,
        md.width AS md_width, md.height AS md_height, md.duration AS md_duration, md.size AS md_size,
        md.content_type AS md_content_type, md.created_at AS md_created_at

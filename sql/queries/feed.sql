@@ -1,4 +1,10 @@
 -- Feeds and page assembly: id pages first (covering indexes), then the rows for those ids.
+--
+-- Hidden accounts (users.state, migration 0009): every page tests its authors' state in its own
+-- SQL, on a line of its own: suspended accounts are seen only by moderators (the uncorrelated
+-- EXISTS on the viewer is evaluated once, and only for a row that is not active), deleted ones
+-- by nobody. The home feed hides both from everyone, so its Redis cache (server/timeline.py)
+-- holds the same answer whoever reads it.
 
 -- name: home_ids
 -- Posts of the users the viewer follows and the viewer's own, in the id window (lo, hi).
@@ -10,9 +16,11 @@
 -- (No block filter: a block undoes the follows both ways.)
 SELECT id FROM (
   (SELECT p.id FROM follows f JOIN posts p USE INDEX (PRIMARY, ix_posts_user) ON p.user_id = f.followee_id
+   JOIN users u ON u.id = f.followee_id
    WHERE f.follower_id = %(viewer_id)s AND p.id > %(lo)s AND p.id < %(hi)s
      AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = f.follower_id AND mu.target_id = f.followee_id
                      AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+   AND u.state = 'active'
    ORDER BY p.id {dir} LIMIT %(limit)s)
   UNION ALL
   (SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(viewer_id)s AND id > %(lo)s AND id < %(hi)s
@@ -25,32 +33,37 @@ SELECT MAX(id) FROM posts
 
 -- name: public_ids
 -- Every post but those of users blocked either way by the viewer or muted by the viewer (a NULL
--- viewer matches no block or mute). MariaDB reads the viewer's block and mute rows once (by index,
--- materialized) and looks each post's author up among them: a page costs the same as without.
-SELECT p.id FROM posts p
+-- viewer matches no block or mute), and of suspended or deleted accounts (moderators still see the
+-- suspended). MariaDB reads the viewer's block and mute rows once (by index, materialized) and
+-- looks each post's author up among them. STRAIGHT_JOIN: walk posts in id order, look each author up.
+SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
 WHERE p.id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY p.id {dir} LIMIT %(limit)s
 
 -- name: user_ids
 -- The hint keeps other (user_id, ...) indexes, which cannot deliver id order, out of the choice.
--- Nothing when the author blocks the viewer (the caller answers 404).
+-- Nothing when the author blocks the viewer (the caller answers 404) or is hidden.
 SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(user_id)s AND id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(user_id)s AND b.target_id = %(viewer_id)s)
+  AND EXISTS (SELECT 1 FROM users u WHERE u.id = %(user_id)s AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user'))))
 ORDER BY id {dir} LIMIT %(limit)s
 
 -- name: comment_ids
--- Without comments by users blocked either way by the viewer; nothing when the post's author blocks
--- the viewer (the caller answers 404).
-SELECT c.id FROM comments c
+-- Without comments by users blocked either way by the viewer or hidden; nothing when the post's
+-- author blocks the viewer or is hidden (the caller answers 404).
+SELECT STRAIGHT_JOIN c.id FROM comments c JOIN users u ON u.id = c.user_id
 WHERE c.post_id = %(post_id)s AND c.id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = c.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = c.user_id AND b.target_id = %(viewer_id)s)
   AND NOT EXISTS (SELECT 1 FROM posts p JOIN blocks b ON b.user_id = p.user_id AND b.target_id = %(viewer_id)s
                   WHERE p.id = %(post_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+  AND EXISTS (SELECT 1 FROM posts pp JOIN users pu ON pu.id = pp.user_id WHERE pp.id = %(post_id)s AND (pu.state = 'active' OR (pu.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user'))))
 ORDER BY c.id {dir} LIMIT %(limit)s
 
 -- Page documents: one JSON object per post or comment, built by MariaDB and spliced into the
@@ -95,7 +108,10 @@ LEFT JOIN media av ON av.id = u.avatar_media_id
 -- A post of a user who blocks the viewer is none to them (pages leave such posts out before this).
 -- An anti-join rather than NOT EXISTS: no further subquery beside the JSON_ARRAYAGG one.
 LEFT JOIN blocks bk ON bk.user_id = p.user_id AND bk.target_id = %(viewer_id)s
+-- The viewer's role by a join too: a subquery here beside JSON_ARRAYAGG's has crashed MariaDB 10.11.
+LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE p.id IN %(ids)s AND bk.user_id IS NULL
+  AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
 
 -- name: comment_docs
 SELECT c.id, JSON_OBJECT(
@@ -124,4 +140,6 @@ FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media av ON av.id = u.avatar_media_id
 LEFT JOIN blocks bk ON bk.user_id = c.user_id AND bk.target_id = %(viewer_id)s
+LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE c.id IN %(ids)s AND bk.user_id IS NULL
+  AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))

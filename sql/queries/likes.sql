@@ -34,4 +34,5 @@ LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE l.post_id = %(post_id)s AND l.id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = l.user_id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = l.user_id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY l.id {dir} LIMIT %(limit)s

@@ -55,10 +55,19 @@ JOIN users s ON s.id = %(sender_id)s
 LEFT JOIN media m ON m.id = s.avatar_media_id
 WHERE r.id = %(recipient_id)s
 
+-- name: deleted$
+-- A deleted account takes no new response (its history stays). The shared lock orders the
+-- check before a concurrent deletion's COMMIT, or after it.
+SELECT 1 FROM users WHERE id = %(id)s AND state = 'deleted' LOCK IN SHARE MODE
+
 -- name: create<!
 -- created_at is passed in (UTC, milliseconds): the Message is built from these values, not re-read.
+-- Selected from the recipient's row: a deleted account (or none) gets nothing inserted (id 0),
+-- and the row is read under a shared lock, so a concurrent deletion commits before or after.
 INSERT INTO messages (sender_id, recipient_id, message_type, content, client_id, created_at)
-VALUES (%(sender_id)s, %(recipient_id)s, %(message_type)s, %(content)s, %(client_id)s, %(created_at)s)
+SELECT %(sender_id)s, u.id, %(message_type)s, %(content)s, %(client_id)s, %(created_at)s
+FROM users u WHERE u.id = %(recipient_id)s
+  AND u.state <> 'deleted'
 
 -- name: attach_media!
 -- The sender's own upload, not yet attached to anything; affected rows say whether it was.

@@ -24,10 +24,11 @@ LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id = %(id)s
 
 -- name: by_id^
-SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
+SELECT n.*, r.action AS report_action, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
 FROM notifications n
-JOIN users u ON u.id = n.actor_id
+LEFT JOIN users u ON u.id = n.actor_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
+LEFT JOIN reports r ON r.id = n.report_id
 WHERE n.id = %(id)s
 
 -- name: find_unread
@@ -45,20 +46,22 @@ SELECT COUNT(*) FROM notifications WHERE user_id = %(user_id)s AND is_read = FAL
 
 -- name: page
 -- ix_notifications_user
-SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
+SELECT n.*, r.action AS report_action, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
 FROM notifications n
-JOIN users u ON u.id = n.actor_id
+LEFT JOIN users u ON u.id = n.actor_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
+LEFT JOIN reports r ON r.id = n.report_id
 WHERE n.user_id = %(user_id)s AND n.id {cmp} %(cursor)s
 ORDER BY n.id {dir}
 LIMIT %(limit)s
 
 -- name: unread_page
 -- ix_notifications_unread
-SELECT n.*, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
+SELECT n.*, r.action AS report_action, u.username AS actor_username, u.full_name AS actor_full_name, COALESCE(u.image_url, m.storage_key) AS actor_avatar_key
 FROM notifications n
-JOIN users u ON u.id = n.actor_id
+LEFT JOIN users u ON u.id = n.actor_id
 LEFT JOIN media m ON m.id = u.avatar_media_id
+LEFT JOIN reports r ON r.id = n.report_id
 WHERE n.user_id = %(user_id)s AND n.is_read = FALSE AND n.id {cmp} %(cursor)s
 ORDER BY n.id {dir}
 LIMIT %(limit)s
@@ -77,3 +80,8 @@ UPDATE notifications SET is_read = TRUE WHERE user_id = %(user_id)s AND is_read 
 SELECT user_id, COUNT(*) AS n FROM notifications
 WHERE message_id = %(message_id)s AND is_read = FALSE
 GROUP BY user_id
+
+-- name: create_report_resolved<!
+-- The reporter's notification: no actor (moderators stay anonymous).
+INSERT INTO notifications (user_id, type, actor_id, report_id, created_at)
+VALUES (%(user_id)s, 'report.resolved', NULL, %(report_id)s, %(created_at)s)

@@ -15,10 +15,11 @@ SELECT id, user_id FROM posts WHERE id = %(id)s FOR UPDATE
 SELECT id, user_id FROM posts WHERE id = %(id)s
 
 -- name: visible$
--- The post exists and its author does not block the viewer (NULL: anyone).
-SELECT 1 FROM posts p
-WHERE p.id = %(id)s
+-- The post exists, its author does not block the viewer (NULL: anyone) and the viewer may see its
+-- author (users.state).
+SELECT 1 FROM posts p JOIN users u ON u.id = p.user_id WHERE p.id = %(id)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: update!
 UPDATE posts
@@ -55,3 +56,4 @@ WHERE c.post_id = %(post_id)s
 
 -- name: comment_media_keys
 SELECT storage_key, thumb_key FROM media WHERE comment_id = %(comment_id)s
+

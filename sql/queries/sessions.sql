@@ -40,3 +40,21 @@ SELECT id FROM sessions
 WHERE user_id = %(user_id)s AND revoked_at IS NULL AND id <> %(keep)s
 FOR UPDATE
 
+
+-- name: live_page
+-- The user's sessions still in force (ix_sessions_user (user_id, id)), keyset on id.
+SELECT id, kind, user_agent, ip, created_at, last_used_at, expires_at
+FROM sessions
+WHERE user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > UTC_TIMESTAMP(3)
+  AND id {cmp} %(cursor)s
+ORDER BY id {dir} LIMIT %(limit)s
+
+-- name: revoke_own!
+-- One of the user's own live sessions; 0 rows: none such (someone else's, ended or unknown).
+UPDATE sessions SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = %(reason)s
+WHERE id = %(id)s AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > UTC_TIMESTAMP(3)
+
+-- name: mark_used!
+-- Sessions that served requests since the last flush (accounts.SeenSessions).
+UPDATE sessions SET last_used_at = UTC_TIMESTAMP(3)
+WHERE id IN %(ids)s AND revoked_at IS NULL

@@ -6,7 +6,10 @@ VALUES (%(username)s, %(email)s, %(password_hash)s, %(full_name)s)
 
 -- name: by_login^
 -- The _ci collation of the unique keys makes both lookups case-insensitive.
-SELECT id, password_hash FROM users WHERE username = %(login)s OR email = %(login)s
+-- A deleted account is no account; a suspended one is told so, after its password is checked.
+SELECT id, password_hash, state, state_until > UTC_TIMESTAMP(3) OR state_until IS NULL AS state_lasts, state_until
+FROM users WHERE (username = %(login)s OR email = %(login)s)
+  AND state <> 'deleted'
 LIMIT 1
 
 -- name: taken
@@ -51,6 +54,7 @@ JOIN users u ON u.id = hit.id
 LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = u.id)
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 ORDER BY u.id {dir}
 LIMIT %(limit)s
 
@@ -76,14 +80,20 @@ SELECT u.id, JSON_MERGE_PATCH(
     'blocking', EXISTS(SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = u.id) IS TRUE,
     'muting', EXISTS(SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = u.id
                      AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3))) IS TRUE)),
-  IF(%(with_email)s, JSON_OBJECT('email', u.email, 'dm_policy', u.dm_policy), '{}')) AS doc
+  IF(%(with_email)s, JSON_OBJECT('email', u.email, 'dm_policy', u.dm_policy, 'role', u.role), '{}')) AS doc
 FROM users u LEFT JOIN media m ON m.id = u.avatar_media_id
 WHERE u.id IN %(ids)s
   AND (%(include_blockers)s OR NOT EXISTS (
         SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
 
 -- name: visible$
--- The user exists and does not block the viewer (NULL: anyone).
+-- The user exists, does not block the viewer (NULL: anyone) and the viewer may see them.
 SELECT 1 FROM users u
 WHERE u.id = %(id)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = u.id AND b.target_id = %(viewer_id)s)
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+
+-- name: state$
+-- For writes aimed at someone's things (a like, a comment, a follow): only active accounts.
+SELECT state FROM users WHERE id = %(id)s

@@ -167,7 +167,7 @@ rt.on("notification.read", (data) => {
 rt.on("notification.created", (note) => {
   refreshBadges();
   const chat = note.type === "message" || note.type === "response";
-  const seen = (chat && (app.route.name === "messages" || (app.route.name === "chat" && Number(app.route.params.id) === note.actor.id)))
+  const seen = (chat && (app.route.name === "messages" || (app.route.name === "chat" && Number(app.route.params.id) === note.actor?.id)))
     || app.route.name === "notifications";
   if (!seen) toast(note.message);
 });

@@ -5,6 +5,7 @@ import { avatar, h, time } from "../dom.js";
 import { pager } from "../components.js";
 
 function target(note) {
+  if (!note.actor) return "#/notifications"; // report.resolved: moderators stay anonymous
   if (note.post_id) return `#/post/${note.post_id}`;
   if (note.type === "message" || note.type === "response") return `#/chat/${note.actor.id}`;
   return `#/@${note.actor.username}`;
