@@ -149,8 +149,7 @@ async def suspend(request: web.Request) -> web.Response:
 
 @routes.delete(r"/api/v1/admin/users/{id:\d+}/suspension")
 @docs("Lift a suspension (optional body {note})", tags=TAGS, auth="required",
-      responses={200: ModeratedUserSchema, 404: None, 422: None, **STAFF_ONLY},
-      extra={"requestBody": {"required": False, "content": {"application/json": {"schema": UnsuspendSchema}}}})
+      body=UnsuspendSchema, body_required=False, responses={200: ModeratedUserSchema, 404: None, 422: None, **STAFF_ONLY})
 async def unsuspend(request: web.Request) -> web.Response:
     me = require_user(request)
     data = await load_body(request, UnsuspendSchema()) if request.body_exists else {}

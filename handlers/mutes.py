@@ -45,8 +45,7 @@ def _id(request: web.Request) -> int:
 @docs("Mute a user: their posts leave your home feed and public timeline, with notifications: true "
       "their notifications too; for duration seconds or until undone. They notice nothing. Muting again "
       "replaces the settings", tags=TAGS, auth="required", body=MuteBodySchema,
-      responses={200: MuteStateSchema, 404: None, 422: None},
-      extra={"requestBody": {"required": False, "content": {"application/json": {"schema": MuteBodySchema}}}})
+      body_required=False, responses={200: MuteStateSchema, 404: None, 422: None})
 async def put_mute(request: web.Request) -> web.Response:
     me = require_user(request)
     data = await load_body(request, MuteBodySchema()) if request.body_exists else MuteBodySchema().load({})

@@ -383,7 +383,7 @@ async def author_visibility_changed(app: web.Application, author_id: int) -> Non
     finds no document, and home_page answers that page from SQL."""
     timelines = of(app)
     if timelines.enabled:
-        await timelines.invalidate(*await timelines._followers(author_id))
+        await timelines.invalidate(*await timelines._followers(author_id, skip_muters=False))
 
 
 async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:

@@ -274,6 +274,9 @@ def _operation(spec: APISpec, path: str, method: str, handler: Callable) -> dict
             entry["content"] = {"application/json": {"schema": schema}}
         responses[str(status)] = entry
     op["responses"] = responses
+    extra = dict(extra)
+    # Response entries in `extra` (e.g. a zip's content type) replace those statuses only.
+    responses.update(extra.pop("responses", {}))
     op.update(extra)
     return op
 
