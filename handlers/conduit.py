@@ -286,7 +286,8 @@ async def update_user(request: web.Request) -> web.Response:
 
 @routes.get("/api/profiles/{username}")
 @docs("Conduit: a profile", tags=TAGS, auth="optional",
-      responses={200: shape.ConduitProfileResponse, 404: shape.ConduitErrorsSchema, **ERRORS})
+      responses={200: shape.ConduitProfileResponse, 403: shape.ConduitErrorsSchema,
+                 404: shape.ConduitErrorsSchema, **ERRORS})
 @conduit
 async def get_profile(request: web.Request) -> web.Response:
     row = await _as("profile", users.profile_by_username(request.app, request.match_info["username"],
@@ -305,7 +306,8 @@ async def _follow(request: web.Request, on: bool) -> web.Response:
 
 @routes.post("/api/profiles/{username}/follow")
 @docs("Conduit: follow a user (the same follow as PUT /api/v1/users/{id}/follow)", tags=TAGS,
-      auth="required", responses={200: shape.ConduitProfileResponse, 404: shape.ConduitErrorsSchema, **ERRORS})
+      auth="required", responses={200: shape.ConduitProfileResponse, 403: shape.ConduitErrorsSchema,
+                                  404: shape.ConduitErrorsSchema, **ERRORS})
 @conduit
 async def follow(request: web.Request) -> web.Response:
     return await _follow(request, True)
@@ -313,7 +315,8 @@ async def follow(request: web.Request) -> web.Response:
 
 @routes.delete("/api/profiles/{username}/follow")
 @docs("Conduit: unfollow a user", tags=TAGS, auth="required",
-      responses={200: shape.ConduitProfileResponse, 404: shape.ConduitErrorsSchema, **ERRORS})
+      responses={200: shape.ConduitProfileResponse, 403: shape.ConduitErrorsSchema,
+                 404: shape.ConduitErrorsSchema, **ERRORS})
 @conduit
 async def unfollow(request: web.Request) -> web.Response:
     return await _follow(request, False)

@@ -26,8 +26,8 @@ def _id(request: web.Request) -> int:
 
 
 @routes.put(r"/api/v1/users/{id:\d+}/follow")
-@docs("Follow a user", tags=TAGS, auth="required",
-      responses={200: FollowStateSchema, 404: None, 422: None})
+@docs("Follow a user (403 between users who block one another)", tags=TAGS, auth="required",
+      responses={200: FollowStateSchema, 403: None, 404: None, 422: None})
 async def put_follow(request: web.Request) -> web.Response:
     return json_response(await follows.follow(request.app, require_user(request), _id(request)))
 

@@ -17,7 +17,7 @@ def media_url(app: web.Application, key: str | None) -> str | None:
     """The URL of a stored file; an outside profile picture (users.image_url) is its own URL."""
     if not key:
         return None
-    if key.startswith(("https://", "http://")):
+    if key[:8].lower().startswith(("https://", "http://")):  # the scheme in any case (RFC 3986)
         return key
     storage = app[SERVICES].get("storage")
     if storage is None:

@@ -99,7 +99,7 @@ done
   || { echo "fuzz: the server never became ready:" >&2; tail -n 40 "$WORK/server.log" >&2; exit 1; }
 
 # The fuzzing account (its token serves both APIs: `Bearer` and Conduit's `Token`) and a spare
-# one whose fresh tokens the logout operation spends (hooks.py).
+# one whose fresh tokens the logout and end-session operations spend (hooks.py).
 export CHATTER_FUZZ_URL="$BASE"
 export CHATTER_FUZZ_SPARE_LOGIN=fuzz_spare CHATTER_FUZZ_SPARE_PASSWORD="spare-$$-password"
 CHATTER_FUZZ_TOKEN=$("$PY" - <<'EOF'

@@ -196,6 +196,8 @@ class UserSchema(UserSummarySchema):
     email = fields.String(metadata={"description": "only on /users/me"})
     dm_policy = fields.String(validate=validate.OneOf(["everyone", "following", "nobody"]),
                               metadata={"description": "only on /users/me: who may message this user"})
+    role = fields.String(validate=validate.OneOf(["user", "moderator", "admin"]),
+                         metadata={"description": "only on /users/me"})
 
 
 class MediaSchema(Schema):

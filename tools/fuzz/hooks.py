@@ -2,7 +2,8 @@
 
 Four things, each as narrow as it can be:
 
-1. Logout ends the session of the token it is sent with. Fuzzed with the run's own token it would
+1. Logout ends the session of the token it is sent with (and DELETE /api/v1/auth/sessions/{id}
+   the session it names, the run's own among the small ids it tries). Fuzzed with the run's own token it would
    log the fuzzer out for the rest of the run, so a logout carrying that token is sent with a
    fresh token of a second account instead. Requests without a token, or with a broken one (the
    auth checks), go out unchanged.
@@ -37,6 +38,8 @@ import schemathesis
 BASE_URL = os.environ["CHATTER_FUZZ_URL"].rstrip("/")
 TOKENS = {os.environ["CHATTER_FUZZ_TOKEN"], os.environ["CHATTER_FUZZ_CONDUIT_TOKEN"]}
 LOGOUT = ("POST", "/api/v1/auth/logout")
+# Ending a session by id: the run's own session would end too (ids are small and guessable).
+END_SESSION = ("DELETE", "/api/v1/auth/sessions/{id}")
 
 # --- 1. logout with a token of its own --------------------------------------------------------
 
@@ -52,7 +55,7 @@ def _spare_token() -> str:
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    if (case.method.upper(), case.path) != LOGOUT:
+    if (case.method.upper(), case.path) not in (LOGOUT, END_SESSION):
         return
     for headers in (kwargs.get("headers"), case.headers):
         if not headers:
@@ -97,6 +100,12 @@ ACCEPTED: list[tuple[tuple[str, ...], int, str, str, str]] = [
      "media_ids must name one's own unattached uploads"),
     (("PUT /api/v1/users/{id}/follow", "DELETE /api/v1/users/{id}/follow"), 422, "id",
      r"You cannot follow yourself\.", "the id may be the fuzzer's own"),
+    (("PUT /api/v1/users/{id}/block", "DELETE /api/v1/users/{id}/block"), 422, "id",
+     r"You cannot block yourself\.", "the id may be the fuzzer's own"),
+    (("PUT /api/v1/users/{id}/mute", "DELETE /api/v1/users/{id}/mute"), 422, "id",
+     r"You cannot mute yourself\.", "the id may be the fuzzer's own"),
+    (("POST /api/v1/reports",), 422, "id", r"You cannot report your own \w+\.",
+     "the reported id may name the fuzzer's own post, comment or account"),
     (("POST /api/profiles/{username}/follow", "DELETE /api/profiles/{username}/follow"), 422, "username",
      r"can't be yourself", "the username may be the fuzzer's own"),
     (("PUT /api/user",), 422, "username|email", r"has already been taken", "usernames and emails are unique"),
