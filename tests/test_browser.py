@@ -465,6 +465,73 @@ def test_forms_show_problem_details_next_to_fields(people, server):
     expect(eve.page.get_by_role("link", name="Skip to content")).to_be_focused()
 
 
+def test_block_mute_report_dm_policy_and_sessions(people, server):
+    from playwright.sync_api import expect
+
+    ann = people("ann")
+    bob = people("bob", PHONE)  # a 360 px phone
+    ann.register("Ann Archer")
+    bob.register("Bob Baker")
+    ann_id = json.loads(ann.page.evaluate("localStorage.getItem('chatter.session')"))["user"]["id"]
+
+    # Ann blocks Bob from his profile: to Bob, Ann is then not found.
+    ann.go(f"/@{bob.username}")
+    ann.page.get_by_role("button", name=f"Block {bob.username}").click()
+    unblock = ann.page.get_by_role("button", name=f"Unblock {bob.username}")
+    expect(unblock).to_have_attribute("aria-pressed", "true")
+    bob.go(f"/@{ann.username}")
+    expect(bob.page.get_by_role("heading", name="Not found")).to_be_visible()
+    unblock.click()
+    expect(ann.page.get_by_role("button", name=f"Block {bob.username}")).to_have_attribute("aria-pressed", "false")
+
+    # Mute and unmute; a report with a reason and a comment.
+    ann.page.get_by_role("button", name=f"Mute {bob.username}").click()
+    ann.page.get_by_role("button", name=f"Unmute {bob.username}").click()
+    expect(ann.page.get_by_role("button", name=f"Mute {bob.username}")).to_have_attribute("aria-pressed", "false")
+    ann.page.get_by_role("button", name=f"Report {bob.username}").click()
+    ann.page.get_by_label("Reason").select_option("spam")
+    ann.page.get_by_label("Details (optional)").fill("Sends the same link to everyone.")
+    ann.page.get_by_role("button", name="Send report").click()
+    expect(ann.page.get_by_text("your report was sent")).to_be_visible()
+
+    # At 360 px the actions and the report form fit without sideways scrolling.
+    bob.page.get_by_role("button", name="Try again").click()  # the same route: render it again
+    bob.page.get_by_role("button", name=f"Report {ann.username}").click()
+    expect(bob.page.get_by_label("Reason")).to_be_focused()
+    assert bob.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    bob.page.get_by_role("button", name="Cancel").click()
+
+    # Ann accepts messages from nobody: Bob's message is refused inline.
+    ann.go("/settings")
+    ann.page.get_by_label("Who may message me").select_option("nobody")
+    ann.page.get_by_role("button", name="Save privacy").click()
+    expect(ann.page.get_by_text("Privacy saved.")).to_be_visible()
+    bob.go(f"/chat/{ann_id}")
+    composer = bob.page.get_by_label(f"Message {ann.full_name}")
+    composer.fill("Hello?")
+    composer.press("Enter")
+    expect(bob.page.get_by_role("alert").filter(has_text="This user does not accept your messages.")).to_be_visible()
+
+    # A second login shows as a second session; signing it out removes it.
+    req = urllib.request.Request(server + "/api/v1/auth/login", method="POST",  # noqa: S310
+                                 data=json.dumps({"login": ann.username, "password": PASSWORD}).encode(),
+                                 headers={"Content-Type": "application/json", "User-Agent": "SecondDevice/1.0"})
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+        second = json.loads(resp.read())["access_token"]
+    ann.page.reload()
+    sessions = ann.page.get_by_role("list", name="Signed-in sessions").get_by_role("listitem")
+    expect(sessions).to_have_count(2)
+    expect(sessions.filter(has_text="This device")).to_have_count(1)
+    other = sessions.filter(has_text="SecondDevice/1.0")
+    other.get_by_role("button").click()
+    expect(sessions).to_have_count(1)
+    expect(sessions.first).to_contain_text("This device")
+    with pytest.raises(urllib.error.HTTPError) as ended:
+        _api(server, "GET", "/api/v1/users/me", second)
+    assert ended.value.code == 401
+    ended.value.close()
+
+
 def test_web_client_files_and_headers(server):
     with urllib.request.urlopen(server + "/", timeout=5) as resp:  # noqa: S310 - loopback
         csp = resp.headers["Content-Security-Policy"]

@@ -11,9 +11,14 @@ export class ApiError extends Error {
     super((body && (body.detail || body.title)) || `HTTP ${status}`);
     this.status = status;
     this.title = body.title || "Error";
+    this.type = body.type || null; // urn:chatter:problem:<slug>
     this.detail = body.detail || null;
     this.errors = body.errors || null;
     this.retryAfter = retryAfter;
+  }
+
+  get slug() {
+    return this.type ? this.type.split(":").pop() : null;
   }
 
   get network() {

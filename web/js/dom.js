@@ -95,6 +95,21 @@ export function field({ label, name, type = "text", value = "", multiline = fals
     h("p", { class: "field-error", id: errorId, "data-error-for": name }));
 }
 
+// A labelled <select> with the same error slot as field(); options are [value, label] pairs.
+export function selectField({ label, name, options, value = "", hint = null, ...attrs }) {
+  const id = uid(name);
+  const errorId = `${id}-error`;
+  const hintId = hint ? `${id}-hint` : null;
+  const select = h("select", { id, name, "aria-describedby": [hintId, errorId].filter(Boolean).join(" "), ...attrs },
+    options.map(([v, text]) => h("option", { value: v }, text)));
+  select.value = value;
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    hint && h("p", { class: "hint", id: hintId }, hint),
+    select,
+    h("p", { class: "field-error", id: errorId, "data-error-for": name }));
+}
+
 // problem+json on a form: each `errors` entry next to its field, the rest in the form's alert.
 export function showErrors(form, error, aliases = {}) {
   clearErrors(form);

@@ -353,7 +353,12 @@ export async function chatView(ctx) {
         item.status.textContent = "Not sent yet: will retry when back online";
         item.waiting = true;
       } else {
-        item.status.textContent = `Not sent: ${error.detail || error.title}`;
+        const refused = error.status === 403 && error.slug === "dm-not-allowed";
+        item.status.textContent = refused ? "Not sent" : `Not sent: ${error.detail || error.title}`;
+        if (refused) {
+          item.el.querySelector(".msg-error")?.remove();
+          item.el.append(h("p", { class: "msg-error", role: "alert" }, "This user does not accept your messages."));
+        }
         item.el.append(h("button", { type: "button", class: "link-button retry", onClick: () => send(body, item) }, "Retry"));
       }
     }

@@ -1,26 +1,114 @@
 // Profiles (follow, message, posts), followers/following, people search, and editing one's own.
 
 import * as api from "../api.js";
-import { avatar, busy, clearErrors, displayName, field, h, plural, showErrors, time, toast } from "../dom.js";
+import { avatar, busy, clearErrors, displayName, field, h, plural, selectField, showErrors, time, toast } from "../dom.js";
 import { confirmButton, followButton, pager, postCard, uploadItem, userRow } from "../components.js";
 
 const lookup = (username, signal) => api.get("/api/v1/users/lookup", { username }, { signal });
+
+// A pressed/unpressed button for a PUT/DELETE relation (block, mute) that answers `{[key]: bool}`.
+function relationButton(user, { key, path, on, off, onChange = () => {} }) {
+  const button = h("button", { type: "button", class: `relation relation-${key}` });
+  let state = !!user[key];
+  const paint = () => {
+    button.textContent = state ? off : on;
+    button.setAttribute("aria-pressed", String(state));
+    button.setAttribute("aria-label", `${state ? off : on} ${user.username}`);
+    button.classList.toggle("danger", !state && key === "blocking");
+  };
+  paint();
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const result = state ? await api.del(`/api/v1/users/${user.id}/${path}`) : await api.put(`/api/v1/users/${user.id}/${path}`);
+      state = !!result[key];
+      paint();
+      toast(`${state ? (key === "blocking" ? "Blocked" : "Muted") : (key === "blocking" ? "Unblocked" : "Unmuted")} @${user.username}.`);
+      onChange(state);
+    } catch (e) {
+      toast(e.detail || e.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+// "Report": a small disclosure form (reason + optional comment) → POST /api/v1/reports.
+function reportPanel(user) {
+  const toggle = h("button", { type: "button", "aria-expanded": "false", "aria-label": `Report ${user.username}` }, "Report");
+  const send = h("button", { type: "submit", class: "primary" }, "Send report");
+  const cancel = h("button", { type: "button", class: "link-button" }, "Cancel");
+  const form = h("form", { class: "report-form form", novalidate: true, hidden: true, "aria-label": `Report ${user.username}` },
+    selectField({ label: "Reason", name: "reason", value: "spam", options: [
+      ["spam", "Spam"], ["abuse", "Abuse or harassment"], ["illegal", "Illegal content"], ["other", "Something else"]] }),
+    field({ label: "Details (optional)", name: "comment", multiline: true, rows: 3, maxlength: 1000 }),
+    h("p", { class: "actions" }, send, cancel));
+  const done = h("p", { class: "muted", role: "status" });
+  const open = (yes) => {
+    form.hidden = !yes;
+    toggle.setAttribute("aria-expanded", String(yes));
+    if (yes) form.elements.reason.focus();
+  };
+  toggle.addEventListener("click", () => {
+    done.textContent = "";
+    open(form.hidden);
+  });
+  cancel.addEventListener("click", () => {
+    open(false);
+    toggle.focus();
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const comment = form.elements.comment.value.trim();
+    const body = { target: "user", id: user.id, reason: form.elements.reason.value };
+    if (comment) body.comment = comment;
+    try {
+      await busy(send, () => api.post("/api/v1/reports", body), "Sending…");
+      form.reset();
+      open(false);
+      done.textContent = "Thank you: your report was sent to the moderators.";
+      toggle.focus();
+    } catch (error) {
+      showErrors(form, error);
+    }
+  });
+  return { toggle, panel: h("div", { class: "report" }, form, done) };
+}
 
 function profileHeader(user, ctx) {
   const me = api.me();
   const followers = h("a", { href: `#/@${user.username}/followers` }, plural(user.followers_count, "follower"));
   const actions = h("div", { class: "profile-actions" });
+  let extra = null;
   if (me && me.id === user.id) {
     actions.append(h("a", { href: "#/settings", class: "button" }, "Edit profile"));
   } else if (me) {
     actions.append(
       followButton(user, (state) => { followers.textContent = plural(state.followers_count, "follower"); }),
       h("a", { href: `#/chat/${user.id}`, class: "button", "aria-label": `Message ${displayName(user)}` }, "Message"));
+    const report = reportPanel(user);
+    actions.append(
+      relationButton(user, { key: "muting", path: "mute", on: "Mute", off: "Unmute" }),
+      relationButton(user, { key: "blocking", path: "block", on: "Block", off: "Unblock", onChange: async () => {
+        // a block removes the follows both ways: show the fresh counts and follow state
+        try {
+          const fresh = await api.get(`/api/v1/users/${user.id}`);
+          const next = profileHeader(fresh, ctx);
+          header.replaceWith(next);
+          next.querySelector(".relation-blocking")?.focus();
+        } catch {
+          // the buttons already show the new state
+        }
+      } }),
+      report.toggle);
+    extra = report.panel;
   } else {
     actions.append(h("a", { href: `#/login?next=/@${user.username}`, class: "button" }, "Log in to follow"));
   }
   const online = ctx.presence.get(user.id);
-  return h("header", { class: "card profile" },
+  const header = h("header", { class: "card profile" },
     avatar(user, "l"),
     h("div", { class: "profile-main" },
       h("h1", { tabindex: "-1" }, displayName(user)),
@@ -35,7 +123,8 @@ function profileHeader(user, ctx) {
         followers,
         h("a", { href: `#/@${user.username}/following` }, `${user.following_count} following`),
         h("span", {}, plural(user.posts_count, "post"))),
-      actions));
+      actions, extra));
+  return header;
 }
 
 export async function profileView(ctx) {
@@ -178,5 +267,86 @@ export async function settingsView(ctx) {
   return h("section", { class: "settings" },
     h("p", { class: "crumbs" }, h("a", { href: `#/@${user.username}` }, "← Your profile")),
     h("h1", { tabindex: "-1" }, "Edit profile"),
-    pictureSection, profile, password);
+    pictureSection, profile, privacyForm(user), password, await sessionsSection(ctx));
+}
+
+// Who may message me: PATCH /users/me {dm_policy}.
+function privacyForm(user) {
+  const save = h("button", { type: "submit" }, "Save privacy");
+  const form = h("form", { class: "card form", novalidate: true, "aria-labelledby": "privacy-title" },
+    h("h2", { id: "privacy-title" }, "Privacy"),
+    selectField({ label: "Who may message me", name: "dm_policy", value: user.dm_policy || "everyone",
+      hint: "Messages from anyone else are refused; you keep your conversations.",
+      options: [["everyone", "Everyone"], ["following", "Only people I follow"], ["nobody", "Nobody"]] }),
+    save);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    try {
+      const updated = await busy(save, () => api.patch("/api/v1/users/me", { dm_policy: form.elements.dm_policy.value }), "Saving…");
+      api.updateMe(updated);
+      form.elements.dm_policy.value = updated.dm_policy;
+      toast("Privacy saved.");
+    } catch (error) {
+      showErrors(form, error);
+    }
+  });
+  return form;
+}
+
+const KINDS = { browser: "Browser", api: "API client", conduit: "Conduit app" };
+
+// The devices signed in: GET /auth/sessions, each with "Sign out" (DELETE /auth/sessions/{id}).
+async function sessionsSection(ctx) {
+  const list = h("ul", { class: "sessions", "aria-label": "Signed-in sessions" });
+  const status = h("p", { class: "muted", role: "status" });
+  const section = h("section", { class: "card", "aria-labelledby": "sessions-title" },
+    h("h2", { id: "sessions-title", tabindex: "-1" }, "Sessions"),
+    h("p", { class: "hint" }, "Where your account is signed in. Signing a session out ends it on that device at once."),
+    status, list);
+  const count = () => {
+    status.textContent = plural(list.children.length, "active session");
+  };
+  const row = (s) => {
+    const label = `${KINDS[s.kind] || s.kind}${s.current ? " (this device)" : ""}`;
+    const out = h("button", { type: "button", class: "danger", "aria-label": `Sign out ${label}, last used ${new Date(s.last_used_at).toLocaleString()}` }, "Sign out");
+    const li = h("li", { class: "session", "data-session-id": s.id },
+      h("div", { class: "who" },
+        h("strong", {}, KINDS[s.kind] || s.kind), " ",
+        s.current ? h("span", { class: "tag" }, "This device") : null,
+        h("p", { class: "ua" }, s.user_agent || "Unknown device"),
+        h("p", { class: "ua" }, s.ip ? `IP ${s.ip} · ` : "", "Last used ", time(s.last_used_at))),
+      out);
+    out.addEventListener("click", async () => {
+      if (s.current) {
+        await api.logout(); // ending this device's session is a logout
+        return;
+      }
+      try {
+        await busy(out, () => api.del(`/api/v1/auth/sessions/${s.id}`), "Signing out…");
+        const next = li.nextElementSibling || li.previousElementSibling;
+        li.remove();
+        count();
+        (next?.querySelector("button") || section.querySelector("h2")).focus?.();
+        toast("Session signed out.");
+      } catch (error) {
+        if (error.status === 404) {
+          li.remove();
+          count();
+        } else {
+          toast(error.detail || error.message, "error");
+        }
+      }
+    });
+    return li;
+  };
+  try {
+    const page = await api.get("/api/v1/auth/sessions", { limit: 100 }, { signal: ctx.signal });
+    list.append(...page.items.map(row));
+    count();
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    status.textContent = `Sessions could not be loaded: ${error.detail || error.message}`;
+  }
+  return section;
 }
