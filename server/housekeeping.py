@@ -44,15 +44,16 @@ async def run_once(app: web.Application) -> dict[str, int]:
     }
 
 
-async def _loop(app: web.Application) -> None:
+async def _every(seconds: float, job, app: web.Application, what: str) -> None:
+    """Run job(app) every `seconds`; log what it did, and a failure (MySQL away: next time)."""
     while True:
-        await asyncio.sleep(EVERY)
+        await asyncio.sleep(seconds)
         try:
-            removed = await run_once(app)
-            if any(removed.values()):
-                log.info("housekeeping removed %s", removed)
-        except Exception as exc:  # MySQL away: try again next time
-            log.warning("housekeeping failed: %s", exc)
+            done = await job(app)
+            if any(done.values()):
+                log.info("%s: %s", what, done)
+        except Exception as exc:
+            log.warning("%s failed: %s", what, exc)
 
 
 async def run_frequent(app: web.Application) -> dict[str, int]:
@@ -62,19 +63,9 @@ async def run_frequent(app: web.Application) -> dict[str, int]:
             "files_removed": await deletion.remove_orphans(app)}
 
 
-async def _frequent_loop(app: web.Application) -> None:
-    while True:
-        await asyncio.sleep(FREQUENT)
-        try:
-            done = await run_frequent(app)
-            if any(done.values()):
-                log.info("background work done: %s", done)
-        except Exception as exc:  # MySQL away: try again next time
-            log.warning("background work failed: %s", exc)
-
-
 async def housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(_loop(app)), asyncio.create_task(_frequent_loop(app))]
+    tasks = [asyncio.create_task(_every(EVERY, run_once, app, "housekeeping")),
+             asyncio.create_task(_every(FREQUENT, run_frequent, app, "background work"))]
     yield
     for task in tasks:
         task.cancel()

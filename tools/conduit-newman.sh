@@ -29,54 +29,14 @@ fi
 
 # Start from an empty database: the collection expects, e.g., exactly one favorite per article.
 # The configured MariaDB when reachable, else the private one `make run` uses (server/localsvc.py).
-CHATTER_DATABASE__URL=$("$PY" - "$DB_NAME" <<'EOF'
-import sys
-from urllib.parse import urlsplit
+NAME=conduit-newman
+. "$ROOT/tools/live-server.sh"
+fresh_database "$DB_NAME"
 
-import pymysql
-
-from server.config import ROOT, load_config
-from server.localsvc import ensure_services
-
-config = load_config()
-configured = urlsplit(config.database.url)._replace(path="/" + sys.argv[1]).geturl()
-effective, _, _ = ensure_services(configured, config.redis.url, ROOT / "var")
-u = urlsplit(effective)
-conn = pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username or "root",
-                       password=u.password or "")
-with conn.cursor() as cur:
-    cur.execute(f"DROP DATABASE IF EXISTS `{sys.argv[1]}`")
-conn.close()
-print(configured)
-EOF
-)
-export CHATTER_DATABASE__URL
-
-PORT=$("$PY" -c 'from server.localsvc import free_port; print(free_port())')
 export CHATTER_RATELIMIT__ENABLED=false
 # Keys of their own, so a `make run` server sharing this Redis never sees this run's sessions.
 export CHATTER_REDIS__PREFIX="conduit-ci-$$:"
-"$PY" -m server run --port "$PORT" >"$WORK/server.log" 2>&1 &
-SERVER=$!
-stop_server() {
-  if kill -0 "$SERVER" 2>/dev/null; then
-    kill -TERM "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
-  fi
-}
-trap stop_server EXIT
-
-for _ in $(seq 1 120); do
-  if "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/readyz', timeout=1)" 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$SERVER" 2>/dev/null; then
-    echo "conduit-newman: the server exited while starting:" >&2; tail -n 40 "$WORK/server.log" >&2; exit 1
-  fi
-  sleep 0.5
-done
-"$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/readyz', timeout=2)" 2>/dev/null \
-  || { echo "conduit-newman: the server never became ready:" >&2; tail -n 40 "$WORK/server.log" >&2; exit 1; }
+start_server
 
 U="u$(date +%s)"
 status=0
