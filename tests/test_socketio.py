@@ -207,7 +207,11 @@ async def test_presence_counts_a_socketio_connection(client, make_user, sio_clie
     hub = client.app[SERVICES]["hub"]
     assert (await hub.is_online([alice.id]))[alice.id]
     await a.close()
-    assert (await next_frame(bob_ws, "presence"))["data"] == {"user_id": alice.id, "online": False}
+    # Under load a repeated "online" (the same state again) may come first; then "offline".
+    frame = await next_frame(bob_ws, "presence")
+    while frame["data"] == {"user_id": alice.id, "online": True}:
+        frame = await next_frame(bob_ws, "presence")
+    assert frame["data"] == {"user_id": alice.id, "online": False}
     await bob_ws.close()
 
 
