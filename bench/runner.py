@@ -25,7 +25,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_DATABASE = "chatter_bench"
 REDIS_PREFIX = "bench:"
 
-HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
+HTTP_SCENARIOS = ["hello", "healthz", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
                   "feed_cold", "public_timeline", "public_timeline_filtered", "comments", "like_toggle",
                   "create_post", "mixed", "overload", "login"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]

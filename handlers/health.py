@@ -8,10 +8,11 @@ from aiohttp import web
 
 from server.errors import ServiceUnavailable
 from server.http.openapi import build_spec, docs, setup_docs
-from server.http.responses import json_response
+from server.http.responses import json_response, raw_json
 from server.keys import DB, METRICS, REDIS, SERVICES
 
 routes = web.RouteTableDef()
+_OK = b'{"status":"ok"}'
 READY_TIMEOUT = 1.0
 
 
@@ -23,7 +24,7 @@ def setup(app: web.Application) -> None:
 @routes.get("/healthz")
 @docs("Liveness: 200 while the process runs (no I/O)", tags=["operations"], responses={200: None})
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    return raw_json(_OK)
 
 
 class NotReady(ServiceUnavailable):

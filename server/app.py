@@ -16,7 +16,7 @@ from server.auth import check_secret
 from server.config import Config, load_config
 from server.db import Database
 from server.housekeeping import housekeeping_ctx
-from server.http.middlewares import auth_middleware, on_prepare, pipeline_middleware
+from server.http.middlewares import pipeline_middleware, prepare_hook
 from server.http.ratelimit import RateLimiter
 from server.keys import BUS, CONFIG, DB, EXECUTOR, METRICS, REDIS, SERVICES
 from server.media import uploads
@@ -36,17 +36,16 @@ def create_app(config: Config | None = None, *, bus: Bus | None = None) -> web.A
     )
     app[CONFIG] = config
     app[METRICS] = Metrics()
-    app.middlewares.extend([pipeline_middleware(config, app[METRICS]), auth_middleware])
+    app.middlewares.append(pipeline_middleware(config, app[METRICS]))  # authentication included
     if config.database.replicas:
         app.middlewares.append(replicas.middleware)
     app[SERVICES] = {}
-    app.on_response_prepare.append(on_prepare)
     app.cleanup_ctx.extend([_executor_ctx, _db_ctx, _redis_ctx, replicas.ctx, _bus_ctx(bus), housekeeping_ctx])
     # The core's services with state of their own, then the HTTP routes that call them.
     for service in (accounts, timeline, uploads, deletion):
         service.setup(app)
     handlers.setup(app)
-    _setup_cors(app, config)
+    app.on_response_prepare.append(prepare_hook(_setup_cors(app, config)))
     setup_socketio(app)  # after CORS: Engine.IO answers CORS for /socket.io/ from the same origins
     return app
 
@@ -94,8 +93,11 @@ def _bus_ctx(bus: Bus | None):
     return ctx
 
 
-def _setup_cors(app: web.Application, config: Config) -> None:
-    """CORS only for the configured origins; an unknown Origin gets no CORS headers at all."""
+def _setup_cors(app: web.Application, config: Config):
+    """CORS only for the configured origins; an unknown Origin gets no CORS headers at all.
+
+    Returns aiohttp-cors's response handler, taken off app.on_response_prepare: the pipeline's
+    own handler calls it for requests with an Origin only (prepare_hook)."""
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=True,
         expose_headers=("X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
@@ -114,3 +116,8 @@ def _setup_cors(app: web.Application, config: Config) -> None:
             cors.add(route)
         except ValueError:
             pass  # already added (e.g. GET and HEAD on one resource)
+    found = [h for h in app.on_response_prepare
+             if type(getattr(h, "__self__", None)).__module__.startswith("aiohttp_cors")]
+    (handler,) = found  # exactly one, or aiohttp-cors changed: fail at startup, not silently
+    app.on_response_prepare.remove(handler)
+    return handler

@@ -388,6 +388,39 @@ async def test_overload_sheds_with_fast_503(make_config, aiohttp_client):
     assert "chatter_requests_shed_total 1.0" in await (await client.get("/metrics")).text()
 
 
+async def test_a_request_past_the_timeout_is_a_503_and_the_next_one_is_served(make_config, aiohttp_client):
+    app = create_app(make_config(http={"request_timeout": 0.3}))
+    cleaned = asyncio.Event()
+
+    async def slow(request):
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleaned.set()  # the handler was cancelled, not left running
+        return web.json_response({"ok": True})
+
+    async def quick(request):
+        await asyncio.sleep(0.1)
+        return web.json_response({"ok": True})
+
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/quick", quick)
+    client = await aiohttp_client(app)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    resp = await client.get("/slow")
+    took = loop.time() - start
+    body = await problem_of(resp, 503)
+    assert 0.3 <= took < 1.5, took
+    assert resp.headers["Retry-After"] == "2" and "too long" in body["detail"] and resp.headers["X-Request-ID"]
+    assert cleaned.is_set()
+    assert [r.status for r in await asyncio.gather(*(client.get("/quick") for _ in range(5)))] == [200] * 5
+    text = await (await client.get("/metrics")).text()
+    assert 'chatter_request_seconds_count{method="GET",route="/slow",status="503"} 1.0' in text
+    assert 'chatter_request_seconds_count{method="GET",route="/quick",status="200"} 5.0' in text
+    assert "chatter_requests_in_flight 1.0" in text  # the /metrics request itself
+
+
 def test_public_url_defaults_to_the_listening_address(tmp_path):
     cfg = load_config(environ={"CHATTER_HTTP__PORT": "9123"}, secret_dir=tmp_path)
     assert cfg.http.public_url == "http://127.0.0.1:9123"
