@@ -24,6 +24,7 @@ from server.auth import (
     hash_token,
     new_opaque_token,
     session_active,
+    session_cache_ctx,
 )
 from server.config import Config
 from server.db import Conn, error_code
@@ -76,7 +77,8 @@ class Taken(Conflict):
 
 def setup(app: web.Application) -> None:
     """Called at app creation: the set of reset mails in flight, drained on shutdown; the record
-    of sessions in use, flushed to MySQL periodically and at cleanup."""
+    of sessions in use, flushed to MySQL periodically and at cleanup; this process's session
+    cache (server/auth.py), kept true by revocations on the bus."""
     app[RESET_TASKS] = set()
     app[SERVICES]["seen_sessions"] = SeenSessions(app)
 
@@ -85,7 +87,7 @@ def setup(app: web.Application) -> None:
             await asyncio.wait(tasks, timeout=10)
 
     app.on_shutdown.append(drain)
-    app.cleanup_ctx.append(_seen_ctx)
+    app.cleanup_ctx.extend([_seen_ctx, session_cache_ctx])
 
 
 class SeenSessions:

@@ -77,6 +77,19 @@ class Metrics:
 
         self.registry.register(BreakerCollector())
 
+    def watch_sessions(self, checks: dict[str, int]) -> None:
+        """Where session checks were answered: this process's cache, Redis, MySQL (server/auth.py)."""
+
+        class SessionCollector:
+            def collect(self):
+                family = CounterMetricFamily("chatter_session_checks", "Session checks by where they were answered",
+                                             labels=["source"])
+                for source, count in list(checks.items()):
+                    family.add_metric([source], count)
+                yield family
+
+        self.registry.register(SessionCollector())
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

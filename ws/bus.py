@@ -16,9 +16,26 @@ Hook = Callable[[], Awaitable[None]]
 class Bus(ABC):
     """Channels carry strings; subscribers are called with (channel, message)."""
 
+    #: Changes whenever messages to this process may have been lost (a reconnect, a stall):
+    #: state kept up to date by bus messages (the session cache) is stale once it changes.
+    epoch = 0
+
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Callback]] = defaultdict(set)
         self._reconnect_hooks: list[Hook] = []
+
+    def delivering(self) -> bool:
+        """True while a message published now reaches this process's subscribers (the link is
+        known to be up); False tells caches fed by the bus to go to the source instead."""
+        return True
+
+    async def flush(self) -> None:  # noqa: B027 - backends with a connection override
+        """Return once the subscriptions made so far are in force (bounded)."""
+
+    async def announce(self, channel: str, message: str) -> None:
+        """Publish a rare message that must not be skipped (a session revocation): past any
+        circuit breaker, raising when it cannot be sent so the caller can retry."""
+        await self.publish(channel, message)
 
     def on_reconnect(self, hook: Hook) -> None:
         """Call hook after the bus (re)connects: messages published meanwhile may have been lost."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 
@@ -20,8 +21,12 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 0.05
 BACKOFF_MAX = 2.0
-# get_message() wakes up this often, so a dead connection is noticed even when idle.
-POLL = 1.0
+# The listener PINGs on its pub/sub connection this often; while no reply or message has come
+# for STALE seconds the bus is not `delivering()` (a frozen or unreachable Redis, a dead
+# connection) and caches fed by it (the session cache) go to the source. A stall or a reconnect
+# changes `epoch`: whatever was published meanwhile may be lost.
+HEARTBEAT = 0.2
+STALE = 0.6
 # With Sentinel: how often the listener asks whether the master moved. A master that died drops
 # the connection anyway; one demoted to a replica (a failover it survived) keeps it, silently.
 MASTER_CHECK = 2.0
@@ -53,6 +58,32 @@ class RedisBus(Bus):
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.connected = asyncio.Event()
+        self._heard = -math.inf  # monotonic time of the last reply or message on the pub/sub link
+        self._pings = self._ponged = 0  # PINGs sent on it, the highest one answered
+        self.epoch = 0
+
+    def delivering(self) -> bool:
+        return self._pubsub is not None and time.monotonic() - self._heard < STALE
+
+    async def flush(self) -> None:
+        pubsub = self._pubsub
+        if pubsub is None:
+            return  # the listener subscribes to every channel, then PINGs, when it connects
+        number = await self._ping(pubsub)
+        for _ in range(100):  # 2 s at most: the reply comes after those of the earlier SUBSCRIBEs
+            if self._ponged >= number or self._pubsub is not pubsub:
+                return
+            await asyncio.sleep(0.02)
+
+    async def _ping(self, pubsub: aioredis.client.PubSub) -> int:
+        """PING on the pub/sub link, numbered: its reply tells what was sent before it is done."""
+        async with self._lock:
+            self._pings += 1
+            await pubsub.ping(str(self._pings))
+            return self._pings
+
+    async def announce(self, channel: str, message: str) -> None:
+        await self._client.publish(channel, message)  # the bus's own client: no breaker to skip it
 
     async def start(self) -> None:
         if self._redis is not None:
@@ -126,21 +157,34 @@ class RedisBus(Bus):
                 async with self._lock:
                     await pubsub.subscribe(self._control, *self._subscribers)
                     self._pubsub = pubsub
+                self.epoch += 1
                 self.connected.set()
                 if delay > BACKOFF_FIRST:
                     log.info("bus reconnected to Redis")
                 delay = BACKOFF_FIRST
                 await self._reconnected()
-                checked = time.monotonic()
+                checked = pinged = -math.inf
                 while True:
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
-                    if msg is not None and msg["type"] == "message":
-                        if msg["channel"] != self._control:
-                            await self._deliver(msg["channel"], msg["data"])
-                        elif msg["data"].startswith("topup ") and msg["data"] != self._topup:
-                            await self._reconnected()  # another worker skipped publishes
-                    if self._sentinel and time.monotonic() - checked >= MASTER_CHECK:
-                        checked = time.monotonic()
+                    if time.monotonic() - pinged >= HEARTBEAT:
+                        pinged = time.monotonic()
+                        await self._ping(pubsub)
+                    response = await pubsub.parse_response(block=False, timeout=HEARTBEAT)
+                    now = time.monotonic()
+                    if response is not None:
+                        if now - self._heard >= STALE:
+                            self.epoch += 1  # a stall: messages may have been lost meanwhile
+                        self._heard = now
+                        pong = _pong(response)
+                        msg = None if pong is not None else await pubsub.handle_message(response, True)
+                        if pong is not None and pong.isdigit():
+                            self._ponged = max(self._ponged, int(pong))
+                        elif msg is not None and msg["type"] == "message":
+                            if msg["channel"] != self._control:
+                                await self._deliver(msg["channel"], msg["data"])
+                            elif msg["data"].startswith("topup ") and msg["data"] != self._topup:
+                                await self._reconnected()  # another worker skipped publishes
+                    if self._sentinel and now - checked >= MASTER_CHECK:
+                        checked = now
                         await self._check_master(pubsub)
             except asyncio.CancelledError:
                 raise
@@ -149,7 +193,22 @@ class RedisBus(Bus):
             finally:
                 self.connected.clear()
                 self._pubsub = None
+                self._heard = -math.inf
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(pubsub.aclose(), 1)
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
+
+
+def _pong(response) -> str | None:
+    """The payload of a PING's reply on the pub/sub link, None for anything else.
+
+    Under RESP3 the reply is the bare payload (redis-py's get_message() then misreads it as a
+    message, so the listener reads replies itself); under RESP2 it is ["pong", payload].
+    """
+    if isinstance(response, str):
+        return response
+    if isinstance(response, list) and len(response) == 2 and response[0] in ("pong", b"pong"):
+        return response[1] if isinstance(response[1], str) else response[1].decode()
+    return None
+
