@@ -244,6 +244,14 @@ async def test_cors_allows_configured_origin_only(client):
     assert "Access-Control-Allow-Origin" not in bad.headers
     get = await client.get("/healthz", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in get.headers
+    # A simple (non-preflight) request from the allowed origin, answered or refused: CORS headers.
+    for path, status in (("/healthz", 200), ("/api/v1/users/me", 401), ("/api/v1/posts/0", 404)):
+        resp = await client.get(path, headers={"Origin": "http://localhost:3000"})
+        assert resp.status == status
+        assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+        assert "X-Request-ID" in resp.headers["Access-Control-Expose-Headers"]
+    assert "Access-Control-Allow-Origin" not in (await client.get("/healthz")).headers
 
 
 # --- operations --------------------------------------------------------------------------------

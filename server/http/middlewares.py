@@ -185,7 +185,7 @@ class _Deadlines:
         return task.uncancel() == 0
 
     def done(self, task: asyncio.Task) -> None:
-        del self.tasks[task]
+        self.tasks.pop(task, None)
         if self.expired and task in self.expired:  # the handler swallowed the cancellation
             self.expired.discard(task)
             task.uncancel()
