@@ -60,6 +60,7 @@ class RedisBus(Bus):
         self.connected = asyncio.Event()
         self._heard = -math.inf  # monotonic time of the last reply or message on the pub/sub link
         self._pings = self._ponged = 0  # PINGs sent on it, the highest one answered
+        self._stopping = False
         self.epoch = 0
 
     def delivering(self) -> bool:
@@ -94,6 +95,7 @@ class RedisBus(Bus):
         if self._redis is not None:
             self._redis.breaker.remove_on_close(self._breaker_closed)
         if self._task is not None:
+            self._stopping = True  # redis-py's PubSub commands can swallow the cancellation: checked too
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -164,7 +166,7 @@ class RedisBus(Bus):
                 delay = BACKOFF_FIRST
                 await self._reconnected()
                 checked = pinged = -math.inf
-                while True:
+                while not self._stopping:
                     if time.monotonic() - pinged >= HEARTBEAT:
                         pinged = time.monotonic()
                         await self._ping(pubsub)
@@ -196,6 +198,8 @@ class RedisBus(Bus):
                 self._heard = -math.inf
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(pubsub.aclose(), 1)
+            if self._stopping:
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
 
