@@ -72,17 +72,18 @@ async def _reference(app, table: str, ids: list[int], viewer_id: int | None) -> 
         if table == "posts":
             obj["title"] = row["title"]
         obj["content"] = row["content"]
+        obj["likes_count"] = row["likes_count"]
+        if table == "posts":
+            obj["comments_count"] = row["comments_count"]
+        obj.update(liked=liked, created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]),
+                   edited=row["edited_at"] is not None)
+        # Last: server/documents.py appends the media list to the document MariaDB built.
         obj["media"] = [{
             "id": m["id"], "type": m["media_type"], "url": _url(app, m["storage_key"]),
             "thumbnail_url": _url(app, m["thumb_key"]), "width": m["width"], "height": m["height"],
             "duration": m["duration"], "size": m["size"], "content_type": m["content_type"],
             "created_at": iso(m["created_at"]),
         } for m in media]
-        obj["likes_count"] = row["likes_count"]
-        if table == "posts":
-            obj["comments_count"] = row["comments_count"]
-        obj.update(liked=liked, created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]),
-                   edited=row["edited_at"] is not None)
         out.append(obj)
     return out
 
