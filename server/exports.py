@@ -1,5 +1,5 @@
-"""Account export: one zip of everything of an account (profile, posts, comments, likes, follows,
-messages and responses as JSON, plus every file it uploaded), streamed to the client as it is made.
+"""Account export: one zip of everything of an account (profile, posts, comments, likes, bookmarks,
+follows, messages and responses as JSON, plus every file it uploaded), streamed to the client as it is made.
 
 Why a hand-rolled stream over the standard library's zipfile, not the archive built in memory or
 in a temporary file: an account may hold gigabytes of media, and one export must not cost the
@@ -172,6 +172,7 @@ def entries(app: web.Application, user_id: int) -> list[tuple[str, AsyncIterator
         ("comments.json", _json_array(_comments(app, user_id))),
         ("likes.json", _object_of_arrays([("posts", _rows(app, E.post_likes, user_id)),
                                           ("comments", _rows(app, E.comment_likes, user_id))])),
+        ("bookmarks.json", _json_array(_rows(app, E.bookmarks, user_id, ("id",)))),
         ("follows.json", _object_of_arrays([("following", _rows(app, E.following, user_id, ("id",))),
                                             ("followers", _rows(app, E.followers, user_id, ("id",)))])),
         ("messages.json", _json_array(_messages(app, user_id))),

@@ -39,6 +39,11 @@ ORDER BY id LIMIT %(limit)s
 SELECT id, comment_id, created_at FROM comment_likes WHERE user_id = %(user_id)s AND id > %(after)s
 ORDER BY id LIMIT %(limit)s
 
+-- name: bookmarks
+-- ix_bookmarks_user (user_id, id): oldest bookmark first.
+SELECT id, post_id, created_at FROM bookmarks WHERE user_id = %(user_id)s AND id > %(after)s
+ORDER BY id LIMIT %(limit)s
+
 -- name: following
 -- ix_follows_follower (follower_id, id)
 SELECT f.id, f.followee_id AS user_id, u.username, f.created_at

@@ -92,8 +92,10 @@ SELECT p.id, JSON_OBJECT(
   'likes_count', p.likes_count,
   'comments_count', p.comments_count,
   'liked', EXISTS(SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) IS TRUE,
+  'bookmarked', EXISTS(SELECT 1 FROM bookmarks bm WHERE bm.user_id = %(viewer_id)s AND bm.post_id = p.id) IS TRUE,
   'created_at', CONCAT(REPLACE(CAST(p.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updated_at', CONCAT(REPLACE(CAST(p.updated_at AS CHAR), ' ', 'T'), 'Z'),
+  'edited_at', CONCAT(REPLACE(CAST(p.edited_at AS CHAR), ' ', 'T'), 'Z'),
   'edited', p.edited_at IS NOT NULL
 ) AS doc,
 EXISTS(SELECT 1 FROM media m WHERE m.post_id = p.id) AS has_media
@@ -118,6 +120,7 @@ SELECT c.id, JSON_OBJECT(
   'liked', EXISTS(SELECT 1 FROM comment_likes l WHERE l.comment_id = c.id AND l.user_id = %(viewer_id)s) IS TRUE,
   'created_at', CONCAT(REPLACE(CAST(c.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updated_at', CONCAT(REPLACE(CAST(c.updated_at AS CHAR), ' ', 'T'), 'Z'),
+  'edited_at', CONCAT(REPLACE(CAST(c.edited_at AS CHAR), ' ', 'T'), 'Z'),
   'edited', c.edited_at IS NOT NULL
 ) AS doc,
 EXISTS(SELECT 1 FROM media m WHERE m.comment_id = c.id) AS has_media
