@@ -4,11 +4,15 @@ transaction), readable by whoever may see the original; documents carry `edited_
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import zipfile
 
 from server import moderation
 from server.keys import DB
 from tests.helpers import next_frame, problem_of
 from tests.test_conduit import create_article, register
+from tests.test_export import download
 from tests.test_messages import send, socket
 from tests.test_posts import add_media, new_post, scalar
 
@@ -226,6 +230,29 @@ async def test_message_history_is_for_the_two_participants(client, make_user):
     assert (await client.delete(f"/api/v1/messages/{msg['id']}", headers=alice.headers)).status == 204
     assert await scalar(client, "SELECT COUNT(*) FROM message_versions") == 0
     await history(client, f"messages/{msg['id']}", alice, 404)
+
+
+async def test_the_export_holds_the_earlier_versions(client, make_user):
+    alice, bob = await make_user(), await make_user()
+    m1, m2 = await add_media(client, alice), await add_media(client, alice)
+    post = await new_post(client, alice, "draft", title="T", media_ids=[m1])
+    await patch(client, f"posts/{post['id']}", alice, content="final", media_ids=[m2])
+    comment = await (await client.post(f"/api/v1/posts/{post['id']}/comments", headers=alice.headers,
+                                       json={"content": "c1"})).json()
+    await patch(client, f"comments/{comment['id']}", alice, content="c2")
+    msg = await send(client, alice, bob, "m1")
+    await patch(client, f"messages/{msg['id']}", alice, content="m2")
+
+    archive = zipfile.ZipFile(io.BytesIO(await download(client, alice)))
+    [exported] = json.loads(archive.read("posts.json"))
+    key = (await client.app[DB].fetchval("SELECT storage_key FROM media WHERE id = %s", (m1,)))
+    assert exported["versions"] == [{"title": "T", "content": "draft", "created_at": post["created_at"],
+                                     "media": [{"id": m1, "type": "image", "content_type": "image/jpeg",
+                                                "file": f"media/{key}"}]}]
+    [note] = json.loads(archive.read("comments.json"))
+    assert [(v["content"], v["media"]) for v in note["versions"]] == [("c1", [])]
+    [message] = json.loads(archive.read("messages.json"))
+    assert message["versions"] == [{"content": "m1", "created_at": msg["created_at"]}]
 
 
 # --- the Conduit API edits through the same path ---------------------------------------------------
