@@ -12,6 +12,7 @@ from server import moderation
 from server.keys import DB
 from tests.helpers import next_frame, problem_of
 from tests.test_conduit import create_article, register
+from tests.test_deletion import finish
 from tests.test_export import download
 from tests.test_messages import send, socket
 from tests.test_posts import add_media, new_post, scalar
@@ -268,6 +269,39 @@ async def test_a_conduit_article_edit_keeps_the_previous_version(client):
     versions = (await history(client, f"posts/{post['id']}"))["items"]
     assert [(v["title"], v["content"]) for v in versions] == [("Dragons", "Very carefully.")]
     assert versions[0]["replaced_at"] == post["edited_at"]
+    # An edit of only what the native Post does not show still moves edited_at, so it keeps a version.
+    slug = (await (await client.get(f"/api/articles?author={jake.username}")).json())["articles"][0]["slug"]
+    resp = await client.put(f"/api/articles/{slug}", headers=jake.headers, json={"article": {"description": "New"}})
+    assert resp.status == 200, await resp.text()
+    versions = (await history(client, f"posts/{post['id']}"))["items"]
+    assert [(v["title"], v["content"]) for v in versions] == [("Dragons, again", "With two hands"),
+                                                               ("Dragons", "Very carefully.")]
+    # A refused Conduit edit (not the author) leaves none.
+    other = await register(client)
+    resp = await client.put(f"/api/articles/{slug}", headers=other.headers, json={"article": {"body": "mine"}})
+    assert resp.status == 403
+    assert len((await history(client, f"posts/{post['id']}"))["items"]) == 2
+
+
+async def test_account_deletion_takes_the_history_of_its_posts_and_comments_not_of_its_messages(client, make_user):
+    alice, bob = await make_user(), await make_user()
+    post = await new_post(client, bob, "bob's")
+    mine = await new_post(client, alice, "v1")
+    await patch(client, f"posts/{mine['id']}", alice, content="v2")
+    comment = await (await client.post(f"/api/v1/posts/{post['id']}/comments", headers=alice.headers,
+                                       json={"content": "c1"})).json()
+    await patch(client, f"comments/{comment['id']}", alice, content="c2")
+    msg = await send(client, alice, bob, "m1")
+    await patch(client, f"messages/{msg['id']}", alice, content="m2")
+
+    resp = await client.delete("/api/v1/users/me", headers=alice.headers, json={"password": alice.password})
+    assert resp.status == 202
+    await history(client, f"posts/{mine['id']}", bob, 404)  # at once
+    await finish(client, alice.id)
+    assert await scalar(client, "SELECT COUNT(*) FROM post_versions") == 0
+    assert await scalar(client, "SELECT COUNT(*) FROM comment_versions") == 0
+    # The message stays in bob's history, and so does what it said before.
+    assert [v["content"] for v in (await history(client, f"messages/{msg['id']}", bob))["items"]] == ["m1"]
 
 
 async def test_the_routes_are_in_the_openapi_document(client):
