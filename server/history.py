@@ -19,14 +19,26 @@ from server.queries import QUERIES as Q
 # --- writes: inside the edit's transaction, after the edited row is locked, before it changes -------
 
 
+def _snapshot(rows: list[dict[str, Any]]) -> str:
+    """Media rows → the JSON kept with a version (storage keys, not URLs: those are made when read)."""
+    return orjson.dumps([{
+        "id": m["id"], "media_type": m["media_type"], "storage_key": m["storage_key"],
+        "thumb_key": m["thumb_key"] or None, "width": m["width"], "height": m["height"],
+        "duration": m["duration"], "size": m["size"], "content_type": m["content_type"],
+        "created_at": iso(m["created_at"]),
+    } for m in rows]).decode()
+
+
 async def save_post(conn: Conn, post_id: int) -> None:
     """Keep the post's current title, content and attachments as a version."""
-    await conn.execute(Q.history.save_post, {"id": post_id})
+    media = _snapshot(await conn.fetchall(Q.history.post_media, {"id": post_id}))
+    await conn.execute(Q.history.save_post, {"id": post_id, "media": media})
 
 
 async def save_comment(conn: Conn, comment_id: int) -> None:
     """Keep the comment's current content and attachments as a version."""
-    await conn.execute(Q.history.save_comment, {"id": comment_id})
+    media = _snapshot(await conn.fetchall(Q.history.comment_media, {"id": comment_id}))
+    await conn.execute(Q.history.save_comment, {"id": comment_id, "media": media})
 
 
 async def save_message(conn: Conn, message_id: int) -> None:

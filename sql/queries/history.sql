@@ -4,35 +4,23 @@
 -- row's edited_at for the newest one. Media are a JSON snapshot of the attachments of that version
 -- (storage keys: URLs are made when read, with the storage backend of the day).
 
+-- name: post_media
+-- The attachments of the version being saved (a plain query: a JSON_ARRAYAGG would cost an on-disk
+-- temporary table per statement, see feed.sql); server/history.py makes the snapshot.
+SELECT id, media_type, storage_key, thumb_key, width, height, duration, size, content_type, created_at
+FROM media WHERE post_id = %(id)s ORDER BY position, id
+
+-- name: comment_media
+SELECT id, media_type, storage_key, thumb_key, width, height, duration, size, content_type, created_at
+FROM media WHERE comment_id = %(id)s ORDER BY position, id
+
 -- name: save_post!
 INSERT INTO post_versions (post_id, title, content, media, created_at)
-SELECT p.id, p.title, p.content, COALESCE((
-    SELECT JSON_ARRAYAGG(JSON_OBJECT(
-      'id', m.id, 'media_type', m.media_type,
-      'storage_key', CONVERT(m.storage_key USING utf8mb4),
-      'thumb_key', CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4),
-      'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
-      'content_type', CONVERT(m.content_type USING utf8mb4),
-      'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
-    ) ORDER BY m.position, m.id)
-    FROM media m WHERE m.post_id = p.id), JSON_ARRAY()),
-  COALESCE(p.edited_at, p.created_at)
-FROM posts p WHERE p.id = %(id)s
+SELECT p.id, p.title, p.content, %(media)s, COALESCE(p.edited_at, p.created_at) FROM posts p WHERE p.id = %(id)s
 
 -- name: save_comment!
 INSERT INTO comment_versions (comment_id, content, media, created_at)
-SELECT c.id, c.content, COALESCE((
-    SELECT JSON_ARRAYAGG(JSON_OBJECT(
-      'id', m.id, 'media_type', m.media_type,
-      'storage_key', CONVERT(m.storage_key USING utf8mb4),
-      'thumb_key', CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4),
-      'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
-      'content_type', CONVERT(m.content_type USING utf8mb4),
-      'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
-    ) ORDER BY m.position, m.id)
-    FROM media m WHERE m.comment_id = c.id), JSON_ARRAY()),
-  COALESCE(c.edited_at, c.created_at)
-FROM comments c WHERE c.id = %(id)s
+SELECT c.id, c.content, %(media)s, COALESCE(c.edited_at, c.created_at) FROM comments c WHERE c.id = %(id)s
 
 -- name: save_message!
 INSERT INTO message_versions (message_id, content, created_at)
