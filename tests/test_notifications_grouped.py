@@ -255,3 +255,22 @@ async def test_settings_requests_are_checked(client, make_user):
                            for t in ("follow", "comment", "response", "report.resolved")))
     state = await ok(await client.get(SETTINGS, headers=alice.headers))
     assert [t for t, on in state.items() if not on] == ["follow", "comment", "response", "report.resolved"]
+
+
+async def test_report_resolved_obeys_the_settings_too(client, make_user):
+    from server import moderation
+
+    alice, carol, bob = await make_user("alice"), await make_user("carol"), await make_user("bob")
+    mod = await make_user("mod")
+    await moderation.set_role(client.app[DB], mod.username, "moderator")
+    p = await post(client, bob, "spam")
+    reports = []
+    for user in (alice, carol):
+        reports.append(await ok(await client.post("/api/v1/reports", headers=user.headers,
+                                                  json={"target": "post", "id": p, "reason": "spam"}), 201))
+    await ok(await client.patch(SETTINGS, headers=alice.headers, json={"report.resolved": False}))
+    await ok(await client.post(f"/api/v1/admin/reports/{reports[0]['id']}/resolve", headers=mod.headers,
+                               json={"action": "dismiss"}))
+    assert (await ok(await client.get(N, headers=alice.headers)))["items"] == []
+    [note] = (await ok(await client.get(N, headers=carol.headers)))["items"]
+    assert note["type"] == "report.resolved"

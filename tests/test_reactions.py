@@ -7,6 +7,7 @@ import asyncio
 from urllib.parse import quote
 
 import pytest
+from yarl import URL
 
 from tests.helpers import next_frame, no_frame, problem_of
 
@@ -69,6 +70,16 @@ async def test_anything_else_is_a_400(client, chat, emoji):
         assert problem["type"] == "urn:chatter:problem:bad-request"
     shown = await (await client.get(f"/api/v1/messages/{msg['id']}", headers=bob.headers)).json()
     assert shown["reactions"] == []
+
+
+@pytest.mark.parametrize("raw", ["%FF", "%F0%9F", "%2F", "%F0%9F%91%8D%2F", "%00", "%F0%9F%91%8D%20", "%25"])
+async def test_percent_encoded_bytes_that_are_no_emoji_are_a_400(client, chat, raw):
+    alice, bob, msg = chat
+    resp = await client.put(URL(f"/api/v1/messages/{msg['id']}/reactions/{raw}", encoded=True), headers=bob.headers)
+    await problem_of(resp, 400)
+    resp = await client.put(URL(f"/api/v1/messages/{msg['id']}/reactions/%F0%9F%91%8D", encoded=True),
+                            headers=bob.headers)
+    assert (await resp.json())["reactions"] == [{"emoji": "👍", "count": 1, "me": True}]
 
 
 async def test_put_and_delete_are_idempotent_and_counts_follow(client, chat):
@@ -246,6 +257,11 @@ async def test_reaction_events_reach_both_sides_and_replay_on_resume(client, cha
     assert replayed[-1]["data"]["reactions"] == [{"emoji": "🎉", "count": 1, "me": True},
                                                  {"emoji": "👍", "count": 1, "me": True}]
     await no_frame(bob_ws, "message.reaction")
+    # A message sent over the socket: its ack and message.created carry (empty) reactions too.
+    await bob_ws.send_json({"type": "message.send", "data": {"to": alice.id, "content": "yo", "client_id": "w-1"}})
+    ack = await next_frame(bob_ws, "message.ack")
+    assert ack["data"]["message"]["reactions"] == []
+    assert (await next_frame(alice_ws, "message.created"))["data"]["reactions"] == []
     await alice_ws.close()
     await bob_ws.close()
 
