@@ -271,3 +271,22 @@ async def test_deleting_the_message_takes_its_reactions(client, chat):
     await react(client, bob, msg["id"], "👍")
     assert (await client.delete(f"/api/v1/messages/{msg['id']}", headers=alice.headers)).status == 204
     await react(client, bob, msg["id"], "👍", 404)
+
+
+async def test_a_deleted_account_takes_its_reactions_and_takes_no_more(client, chat):
+    from tests.test_deletion import finish
+
+    alice, bob, msg = chat
+    await react(client, alice, msg["id"], "👍")
+    await react(client, bob, msg["id"], "👍")
+    await react(client, alice, msg["id"], "🎉")
+    resp = await client.delete("/api/v1/users/me", json={"password": alice.password}, headers=alice.headers)
+    assert resp.status == 202
+    await react(client, bob, msg["id"], "😂", 404)  # no reacting to a deleted account's messages
+    row = await finish(client, alice.id)
+    assert row["last_error"] is None
+    shown = await (await client.get(f"/api/v1/messages/{msg['id']}", headers=bob.headers)).json()
+    assert shown["reactions"] == [{"emoji": "👍", "count": 1, "me": True}]
+    # Bob may still take his back.
+    body = await react(client, bob, msg["id"], "👍", method="delete")
+    assert body["reactions"] == []
