@@ -218,7 +218,7 @@ class Job:
     async def rest(self) -> bool:
         removed = 0
         for query in (D.delete_events, D.delete_event_seq, D.delete_idempotency, D.delete_resets,
-                      D.delete_conversations, D.delete_sessions):
+                      D.delete_conversations, D.delete_reactions, D.delete_sessions):
             removed += await self.app[DB].execute(query, self.args)
         return removed > 0
 

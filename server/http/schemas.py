@@ -224,3 +224,9 @@ class TokenPairSchema(Schema):
 class LikeStateSchema(Schema):
     liked = fields.Boolean(required=True)
     likes_count = fields.Integer(required=True)
+
+
+class ReactionSummarySchema(Schema):
+    emoji = fields.String(required=True, metadata={"description": "one emoji (one grapheme cluster)"})
+    count = fields.Integer(required=True, metadata={"description": "how many of the two participants reacted with it"})
+    me = fields.Boolean(required=True, metadata={"description": "the viewer reacted with it"})

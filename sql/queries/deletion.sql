@@ -186,6 +186,10 @@ DELETE FROM password_resets WHERE user_id = %(user_id)s LIMIT %(limit)s
 -- The account's own side; the other person's keeps the history (its peer shown as a deleted user).
 DELETE FROM conversations WHERE user_id = %(user_id)s LIMIT %(limit)s
 
+-- name: delete_reactions!
+-- Its reactions on messages (the summaries count the rows: nothing else to correct).
+DELETE FROM message_reactions WHERE user_id = %(user_id)s LIMIT %(limit)s
+
 -- name: delete_sessions!
 DELETE FROM sessions WHERE user_id = %(user_id)s LIMIT %(limit)s
 
