@@ -7,7 +7,7 @@ import importlib
 
 from aiohttp import web
 
-AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "media", "messages",
+AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "tags", "media", "messages",
          "notifications", "realtime", "avatars", "conduit", "reports", "admin"]
 AREAS.append("web")  # the web client at / (web/)
 

@@ -19,7 +19,9 @@ from server.http.schemas import (
     Strict,
     UserSummarySchema,
     media_ids_field,
+    mentions_field,
     not_blank,
+    tags_field,
 )
 
 routes = web.RouteTableDef()
@@ -51,6 +53,8 @@ class PostSchema(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     edited = fields.Boolean()
+    tags = tags_field()
+    mentions = mentions_field()
 
 
 def _post_id(request: web.Request) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server import hashtags, mentions
 from server.blocks import refuse_between
 from server.db import Tx
 from server.documents import comment_docs, comment_page
@@ -18,6 +19,7 @@ from server.media.uploads import remove_files
 from server.notifications import notify
 from server.posts import attach_media, post_visible, require_active
 from server.queries import QUERIES as Q
+from server.textrefs import parse_tags
 
 _UNSET: Any = object()
 
@@ -25,7 +27,10 @@ _UNSET: Any = object()
 async def create_comment(app: web.Application, user_id: int, post_id: int, content: str,
                          media_ids: Sequence[int] = ()) -> int:
     """Comment on a post (comments_count + 1; the post's author is notified) → the comment id; 403
-    when either of the commenter and the post's author blocks the other."""
+    when either of the commenter and the post's author blocks the other. Its #tags and @mentions
+    are stored; the mentioned are notified (the post's author has the comment's notification)."""
+    await hashtags.ensure(app, parse_tags(content))
+
     async def fn(conn: Tx) -> int:
         post = await conn.fetchone(Q.posts.lock, {"id": post_id})
         if post is None:
@@ -38,6 +43,9 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
         await attach_media(conn, user_id, media_ids, comment_id=comment_id)
         await notify(conn, app, user_id=post["user_id"], type="comment", actor_id=user_id,
                      post_id=post_id, comment_id=comment_id)
+        await hashtags.sync_comment(conn, app, comment_id, content)
+        await mentions.sync(conn, app, kind="comment", id=comment_id, author_id=user_id, content=content,
+                            post_id=post_id, skip=post["user_id"])
         return comment_id
 
     return await run_and_publish(app, fn)
@@ -45,7 +53,11 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
 
 async def update_comment(app: web.Application, user_id: int, comment_id: int, *, content: Any = _UNSET,
                          media_ids: Any = _UNSET) -> None:
-    """Edit one's own comment; media_ids replaces its attachments."""
+    """Edit one's own comment; media_ids replaces its attachments. A new content re-reads its
+    #tags and @mentions: only users it did not mention before are notified."""
+    if content is not _UNSET:
+        await hashtags.ensure(app, parse_tags(content))
+
     async def fn(conn: Tx) -> None:
         row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
         if row is None:
@@ -57,6 +69,11 @@ async def update_comment(app: web.Application, user_id: int, comment_id: int, *,
         if media_ids is not _UNSET:
             await conn.execute(Q.posts.detach_comment_media, {"comment_id": comment_id})
             await attach_media(conn, user_id, media_ids or (), comment_id=comment_id)
+        if content is not _UNSET:
+            owner = await conn.fetchone(Q.comments.owner, {"id": comment_id})
+            await hashtags.sync_comment(conn, app, comment_id, content)
+            await mentions.sync(conn, app, kind="comment", id=comment_id, author_id=user_id, content=content,
+                                post_id=row["post_id"], skip=owner["post_author_id"] if owner else None)
 
     await run_and_publish(app, fn)
 

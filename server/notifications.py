@@ -23,6 +23,7 @@ MESSAGES = {
     "comment_like": "{actor} liked your comment",
     "message": "{actor} sent you a message",
     "response": "{actor} replied to your message",
+    "mention": "{actor} mentioned you",
 }
 # report.resolved: what the reporter is told, by the moderator's action.
 REPORT_OUTCOMES = {

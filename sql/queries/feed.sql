@@ -14,6 +14,10 @@
 -- follows thousands of users. Followed users the viewer mutes are left out: the NOT EXISTS names
 -- only f's columns, so it is checked once per follow row, before that user's posts are read.
 -- (No block filter: a block undoes the follows both ways.)
+-- Third branch: posts carrying a tag the viewer follows (tag_follows, then each tag's range of
+-- ix_post_hashtags_tag in the window), without the viewer's muted users, users blocked either way
+-- and hidden ones; DISTINCT, as a post may carry several followed tags. UNION drops the posts the
+-- branches share (a followed user's post with a followed tag).
 SELECT id FROM (
   (SELECT p.id FROM follows f JOIN posts p USE INDEX (PRIMARY, ix_posts_user) ON p.user_id = f.followee_id
    JOIN users u ON u.id = f.followee_id
@@ -22,9 +26,19 @@ SELECT id FROM (
                      AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
    AND u.state = 'active'
    ORDER BY p.id {dir} LIMIT %(limit)s)
-  UNION ALL
+  UNION
   (SELECT id FROM posts USE INDEX (PRIMARY, ix_posts_user) WHERE user_id = %(viewer_id)s AND id > %(lo)s AND id < %(hi)s
    ORDER BY id {dir} LIMIT %(limit)s)
+  UNION
+  (SELECT DISTINCT ph.post_id AS id FROM tag_follows tf JOIN post_hashtags ph ON ph.tag_id = tf.tag_id
+   JOIN users u ON u.id = ph.user_id
+   WHERE tf.user_id = %(viewer_id)s AND ph.post_id > %(lo)s AND ph.post_id < %(hi)s
+     AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = tf.user_id AND mu.target_id = ph.user_id
+                     AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+     AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = tf.user_id AND b.target_id = ph.user_id)
+     AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = ph.user_id AND b.target_id = tf.user_id)
+   AND u.state = 'active'
+   ORDER BY ph.post_id {dir} LIMIT %(limit)s)
 ) t
 ORDER BY id {dir} LIMIT %(limit)s
 
@@ -100,7 +114,15 @@ SELECT p.id, JSON_OBJECT(
   'liked', EXISTS(SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) IS TRUE,
   'created_at', CONCAT(REPLACE(CAST(p.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updated_at', CONCAT(REPLACE(CAST(p.updated_at AS CHAR), ' ', 'T'), 'Z'),
-  'edited', p.edited_at IS NOT NULL
+  'edited', p.edited_at IS NOT NULL,
+  -- Hashtags (normalized, text first, then the Conduit tagList's) and the mentioned active users.
+  'tags', COALESCE((
+    SELECT JSON_ARRAYAGG(t.name ORDER BY ph.position, t.id)
+    FROM post_hashtags ph JOIN tags t ON t.id = ph.tag_id WHERE ph.post_id = p.id), JSON_ARRAY()),
+  'mentions', COALESCE((
+    SELECT JSON_ARRAYAGG(JSON_OBJECT('id', mu.id, 'username', mu.username) ORDER BY pm.position, mu.id)
+    FROM post_mentions pm JOIN users mu ON mu.id = pm.user_id
+    WHERE pm.post_id = p.id AND mu.state = 'active'), JSON_ARRAY())
 ) AS doc
 FROM posts p
 JOIN users u ON u.id = p.user_id
@@ -134,7 +156,14 @@ SELECT c.id, JSON_OBJECT(
   'liked', EXISTS(SELECT 1 FROM comment_likes l WHERE l.comment_id = c.id AND l.user_id = %(viewer_id)s) IS TRUE,
   'created_at', CONCAT(REPLACE(CAST(c.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updated_at', CONCAT(REPLACE(CAST(c.updated_at AS CHAR), ' ', 'T'), 'Z'),
-  'edited', c.edited_at IS NOT NULL
+  'edited', c.edited_at IS NOT NULL,
+  'tags', COALESCE((
+    SELECT JSON_ARRAYAGG(t.name ORDER BY ch.position, t.id)
+    FROM comment_hashtags ch JOIN tags t ON t.id = ch.tag_id WHERE ch.comment_id = c.id), JSON_ARRAY()),
+  'mentions', COALESCE((
+    SELECT JSON_ARRAYAGG(JSON_OBJECT('id', mu.id, 'username', mu.username) ORDER BY cm.position, mu.id)
+    FROM comment_mentions cm JOIN users mu ON mu.id = cm.user_id
+    WHERE cm.comment_id = c.id AND mu.state = 'active'), JSON_ARRAY())
 ) AS doc
 FROM comments c
 JOIN users u ON u.id = c.user_id

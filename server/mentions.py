@@ -1,0 +1,54 @@
+"""Mentions: the accounts a post or comment names with @username, stored when it is written, and
+the `mention` notification of each newly mentioned user.
+
+Resolved when written: an @name of no active account is plain text (and stays so if such an
+account appears later). An edit notifies only users its previous version did not mention; the
+notification is suppressed as every notification is (blocks either way, a mute with
+notifications: server/notifications.create), and one's own name notifies nobody.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.db import Conn
+from server.notifications import notify
+from server.queries import QUERIES as Q
+from server.textrefs import parse_mentions
+
+_KINDS = {
+    "post": (Q.mentions.post_rows, Q.mentions.post_add, Q.mentions.post_move, Q.mentions.post_remove),
+    "comment": (Q.mentions.comment_rows, Q.mentions.comment_add, Q.mentions.comment_move, Q.mentions.comment_remove),
+}
+
+
+async def sync(conn: Conn, app: web.Application, *, kind: str, id: int, author_id: int, content: str,
+               post_id: int, skip: int | None = None) -> list[int]:
+    """Inside the writing transaction (the post or comment row locked or new): store who `content`
+    mentions and notify the newly mentioned (not `skip`, who is told of this write otherwise)
+    → their ids. kind: "post" or "comment"; post_id: the post (the comment's post)."""
+    rows_q, add_q, move_q, remove_q = _KINDS[kind]
+    names = parse_mentions(content)
+    found = await conn.fetchall(Q.mentions.resolve, {"names": names}) if names else []
+    by_name = {r["username"].lower(): r["id"] for r in found}
+    wanted: dict[int, int] = {}
+    for name in names:
+        user_id = by_name.get(name.lower())
+        if user_id is not None and user_id not in wanted:
+            wanted[user_id] = len(wanted)
+    have = {r["user_id"]: r["position"] for r in await conn.fetchall(rows_q, {"id": id})}
+    new = []
+    for user_id in sorted(set(have) | set(wanted)):
+        args = {"id": id, "user_id": user_id}
+        if user_id not in wanted:
+            await conn.execute(remove_q, args)
+        elif user_id not in have:
+            await conn.execute(add_q, {**args, "position": wanted[user_id]})
+            new.append(user_id)
+        elif have[user_id] != wanted[user_id]:
+            await conn.execute(move_q, {**args, "position": wanted[user_id]})
+    for user_id in new:
+        if user_id != skip:
+            await notify(conn, app, user_id=user_id, type="mention", actor_id=author_id, post_id=post_id,
+                         comment_id=id if kind == "comment" else None)
+    return new
