@@ -41,14 +41,26 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
                                                            "content": content})
         await conn.execute(Q.comments.bump_post, {"post_id": post_id, "delta": 1})
         await attach_media(conn, user_id, media_ids, comment_id=comment_id)
-        await notify(conn, app, user_id=post["user_id"], type="comment", actor_id=user_id,
-                     post_id=post_id, comment_id=comment_id)
         await hashtags.sync_comment(conn, app, comment_id, content)
-        await mentions.sync(conn, app, kind="comment", id=comment_id, author_id=user_id, content=content,
-                            post_id=post_id, skip=post["user_id"])
+        mentioned = await mentions.sync(conn, app, kind="comment", id=comment_id, author_id=user_id,
+                                        content=content, post_id=post_id, notify_new=False)
+        await _notify(conn, app, user_id, post_id, comment_id, post["user_id"], mentioned)
         return comment_id
 
     return await run_and_publish(app, fn)
+
+
+async def _notify(conn: Tx, app: web.Application, actor_id: int, post_id: int, comment_id: int,
+                  post_author_id: int | None, mentioned: list[int], *, new_comment: bool = True) -> None:
+    """The comment's notifications, in user id order (so concurrent comments reserve the users'
+    event counters in one order): the post's author is told of a new comment (not also of a
+    mention in it), each newly mentioned user of the mention."""
+    kinds = {u: "mention" for u in mentioned if u != post_author_id}
+    if new_comment and post_author_id is not None:
+        kinds[post_author_id] = "comment"
+    for user_id in sorted(kinds):
+        await notify(conn, app, user_id=user_id, type=kinds[user_id], actor_id=actor_id, post_id=post_id,
+                     comment_id=comment_id)
 
 
 async def update_comment(app: web.Application, user_id: int, comment_id: int, *, content: Any = _UNSET,
@@ -72,8 +84,10 @@ async def update_comment(app: web.Application, user_id: int, comment_id: int, *,
         if content is not _UNSET:
             owner = await conn.fetchone(Q.comments.owner, {"id": comment_id})
             await hashtags.sync_comment(conn, app, comment_id, content)
-            await mentions.sync(conn, app, kind="comment", id=comment_id, author_id=user_id, content=content,
-                                post_id=row["post_id"], skip=owner["post_author_id"] if owner else None)
+            mentioned = await mentions.sync(conn, app, kind="comment", id=comment_id, author_id=user_id,
+                                            content=content, post_id=row["post_id"], notify_new=False)
+            await _notify(conn, app, user_id, row["post_id"], comment_id,
+                          owner["post_author_id"] if owner else None, mentioned, new_comment=False)
 
     await run_and_publish(app, fn)
 

@@ -42,11 +42,14 @@ async def create_post(app: web.Application, user_id: int, content: str, title: s
     await hashtags.ensure(app, parse_tags(content))
 
     async def fn(conn: Tx) -> int:
-        await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1})
+        mentioned = await mentions.resolve(conn, content)
+        await mentions.lock_users(conn, user_id, mentioned, lambda: conn.execute(
+            Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}))
         post_id = await conn.insert(Q.posts.create, {"user_id": user_id, "title": title, "content": content})
         await attach_media(conn, user_id, media_ids, post_id=post_id)
         await hashtags.sync_post(conn, app, post_id)
-        await mentions.sync(conn, app, kind="post", id=post_id, author_id=user_id, content=content, post_id=post_id)
+        await mentions.sync(conn, app, kind="post", id=post_id, author_id=user_id, content=content,
+                            post_id=post_id, mentioned=mentioned)
         return post_id
 
     post_id = await run_and_publish(app, fn)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from server.app import create_app
 from server.keys import REDIS
 from server.textrefs import normalize_tag, parse_tags
@@ -273,3 +275,30 @@ async def test_conduit_tags_and_hashtags_are_one_store(client):
 async def post_id_of(client, writer) -> int:
     page = await (await client.get(f"/api/v1/users/{writer.id}/posts")).json()
     return page["items"][0]["id"]
+
+
+async def test_concurrent_posts_and_edits_sharing_tags_never_deadlock(aiohttp_client, make_config):
+    # No deadlock retries: a single 1213 would be a 500 here.
+    client = await aiohttp_client(create_app(make_config(database={"retries": 0}, ratelimit={"enabled": False})))
+    writers = [await register(client) for _ in range(6)]
+
+    async def write(i: int):
+        resp = await client.post("/api/v1/posts", headers=writers[i % 6].headers,
+                                 json={"content": f"#shared #fresh{i} #Shared and @{writers[(i + 1) % 6].username}"})
+        return resp.status, await resp.json()
+
+    results = await asyncio.gather(*[write(i) for i in range(24)])
+    assert [s for s, _ in results] == [201] * 24, [b for s, b in results if s != 201][:2]
+    posts = [b for _, b in results]
+    assert sorted(await tag_page(client, "shared", limit=100)) == sorted(p["id"] for p in posts)
+
+    async def edit(n: int, post: dict):
+        resp = await client.patch(f"/api/v1/posts/{post['id']}", headers=writers[posts.index(post) % 6].headers,
+                                  json={"content": f"#shared #edit{n % 3} #n{n}"})
+        return resp.status, await resp.text()
+
+    jobs = [edit(n, p) for n in range(2) for p in posts]
+    assert [s for s, _ in await asyncio.gather(*jobs)] == [200] * len(jobs)
+    for post in posts:
+        tags = (await (await client.get(f"/api/v1/posts/{post['id']}")).json())["tags"]
+        assert tags in (["shared", "edit0", "n0"], ["shared", "edit1", "n1"])  # one edit's, whole

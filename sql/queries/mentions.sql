@@ -4,6 +4,9 @@
 -- Active accounts by these usernames (the column's collation makes the match case-insensitive).
 SELECT id, username FROM users WHERE username IN %(names)s AND state = 'active'
 
+-- name: share_lock$
+SELECT id FROM users WHERE id = %(id)s LOCK IN SHARE MODE
+
 -- name: post_rows
 SELECT user_id, position FROM post_mentions WHERE post_id = %(id)s
 
