@@ -42,7 +42,7 @@ class MarkReadSchema(Strict):
 class NotificationSchema(Schema):
     id = fields.Integer(required=True)
     type = fields.String(validate=validate.OneOf(
-        ["follow", "like", "comment", "comment_like", "message", "response", "report.resolved"]))
+        ["follow", "like", "comment", "comment_like", "message", "response", "report.resolved", "mention"]))
     actor = fields.Nested(UserSummarySchema, allow_none=True,
                           metadata={"description": "null for report.resolved (moderators stay anonymous)"})
     post_id = fields.Integer(allow_none=True)

@@ -15,11 +15,12 @@ from typing import Any
 import pymysql
 from aiohttp import web
 
-from server import comments, likes, posts
+from server import comments, hashtags, likes, posts
 from server.db import Conn, error_code
 from server.errors import NotFound
 from server.keys import DB
 from server.queries import QUERIES as Q
+from server.textrefs import normalize_tag
 
 SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
 MAX_COMMENTS, MAX_TAG_CLOUD = 500, 200
@@ -84,8 +85,9 @@ async def article_id(app: web.Application, slug: str) -> int:
     return post_id
 
 
-async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
-                        description: Any = _UNSET, tags: list[str] | None = None, new: bool = False) -> None:
+async def _save_article(conn: Conn, app: web.Application, post_id: int, *, title: str | None = None,
+                        description: Any = _UNSET, tags: list[str] | None = None,
+                        new: bool = False) -> hashtags.TagChange:
     """Inside a transaction: what an article adds to its post (a new title gets a new slug).
 
     Locks: a new post has no tags to clear (a DELETE of absent rows would take a gap lock at the
@@ -121,6 +123,9 @@ async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
             else:
                 await conn.execute(Q.conduit.put_post_tag, {"post_id": post_id, "tag_id": tag_id,
                                                             "position": wanted[tag_id]})
+        # The post's normalized tags (its hashtags and this list's), after post_tags' rows.
+        return await hashtags.sync_post(conn, app, post_id)
+    return hashtags.TagChange()
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -168,9 +173,10 @@ async def list_articles(app: web.Application, viewer_id: int | None, *, limit: i
     """
     args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "limit": limit, "offset": offset,
                             "viewer_id": viewer_id}
+    # A tag by its normalized form: tagList values as sent and #hashtags in bodies are one tag.
     lookups = ((author, "author_id", Q.conduit.user_id_by_username, "username"),
                (favorited, "fav_id", Q.conduit.user_id_by_username, "username"),
-               (tag, "tag_id", Q.conduit.tag_id, "name"))
+               (tag and normalize_tag(tag), "tag_id", Q.hashtags.id_of, "name"))
     for value, key, query, name in lookups:
         if value:
             args[key] = await app[DB].read().fetchval(query, {name: value, "viewer_id": viewer_id})
@@ -194,8 +200,9 @@ async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int)
 
 
 async def popular_tags(app: web.Application) -> list[str]:
-    """Tags in use, most used first (at most MAX_TAG_CLOUD)."""
-    return [r["name"] for r in await app[DB].read().fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
+    """Tags in use (their normalized forms, articles' and posts' hashtags alike), most used first
+    (at most MAX_TAG_CLOUD)."""
+    return await hashtags.popular(app, MAX_TAG_CLOUD)
 
 
 async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
@@ -205,7 +212,7 @@ async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
     (Inserting them inside the transaction held the duplicate's shared next-key lock until COMMIT:
     concurrent articles sharing one tag deadlocked on each other's new tags, MariaDB 1213.)"""
     if tags:
-        await app[DB].executemany(Q.conduit.add_tags, [{"name": t} for t in sorted(set(tags))])
+        await hashtags.ensure(app, tags)  # the names as sent and their normalized forms
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -217,11 +224,12 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
     await _add_tags(app, tags)
     post_id = await posts.create_post(app, user_id, body, title=title)
     try:
-        await app[DB].run(lambda tx: _save_article(tx, post_id, title=title, description=description,
-                                                   tags=tags, new=True))
+        change = await app[DB].run(lambda tx: _save_article(tx, app, post_id, title=title,
+                                                            description=description, tags=tags, new=True))
     except Exception:
         await posts.delete_post(app, user_id, post_id)  # all or nothing, as one create
         raise
+    await posts.tags_changed(app, post_id, change)
     return await article(app, post_id, user_id)
 
 
@@ -239,9 +247,10 @@ async def update_article(app: web.Application, user_id: int, slug: str, changes:
     reslug = new_title is not None and (new_title != head["title"] or head["slug"] is None)
     tags = normalize_tags(changes.get("tags"))
     await _add_tags(app, tags)
-    await app[DB].run(lambda tx: _save_article(
-        tx, post_id, title=new_title if reslug else None,
+    change = await app[DB].run(lambda tx: _save_article(
+        tx, app, post_id, title=new_title if reslug else None,
         description=changes["description"] if "description" in changes else _UNSET, tags=tags))
+    await posts.tags_changed(app, post_id, change)
     return await article(app, post_id, user_id)
 
 

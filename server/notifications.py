@@ -26,9 +26,10 @@ MESSAGES = {
     "comment_like": "{actor} liked your comment",
     "message": "{actor} sent you a message",
     "response": "{actor} replied to your message",
+    "mention": "{actor} mentioned you",
 }
 # Every notification type, in the order the settings list them: a user may switch each off
-# (notification_settings). `mention` is a known type ahead of the notifications that make it.
+# (notification_settings).
 TYPES = ("follow", "like", "comment", "comment_like", "message", "response", "mention", "report.resolved")
 # Grouped notifications: these types group per target and UTC day (the verb after the actors).
 GROUPED = {"like": "liked your post", "comment_like": "liked your comment", "follow": "started following you"}

@@ -180,6 +180,22 @@ class UserSummarySchema(Schema):
     profile_pic = fields.String(allow_none=True)
 
 
+class MentionSchema(Schema):
+    """A user a post or comment mentions (@username)."""
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+
+
+def tags_field() -> fields.List:
+    return fields.List(fields.String(), metadata={
+        "description": "its hashtags, normalized (case-folded, without '#'), in order of appearance"})
+
+
+def mentions_field() -> fields.List:
+    return fields.List(fields.Nested(MentionSchema), metadata={
+        "description": "the active users it mentions, in order of appearance"})
+
+
 class UserSchema(UserSummarySchema):
     bio = fields.String(allow_none=True)
     location = fields.String(allow_none=True)
