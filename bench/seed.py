@@ -240,6 +240,30 @@ class Loader:
         self.conn.commit()
 
 
+SEED_BUFFER_POOL = 1 << 30
+
+
+def raise_buffer_pool(conn: pymysql.Connection, size: int) -> int | None:
+    """Raise MariaDB's buffer pool to `size` for a while (the 128 MB default has failed bulk loads
+    with 1206 "lock table size"); the size to put back, or None when nothing changed."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@innodb_buffer_pool_size")
+        before = int(cur.fetchone()[0])
+        if before >= size:
+            return None
+        try:
+            cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
+        except pymysql.err.MySQLError:
+            return None  # not allowed: load with what there is
+    return before
+
+
+def restore_buffer_pool(conn: pymysql.Connection, before: int | None) -> None:
+    if before is not None:
+        with contextlib.suppress(pymysql.err.MySQLError), conn.cursor() as cur:
+            cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (before,))
+
+
 def wipe(conn: pymysql.Connection) -> None:
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES")
@@ -270,6 +294,7 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
     now = datetime.now(UTC).replace(tzinfo=None)
     year = timedelta(days=365)
     conn = connect(config, database)
+    pool_before = raise_buffer_pool(conn, SEED_BUFFER_POOL)
     try:
         with conn.cursor() as cur:
             # Safe because the generator makes every key unique and every reference valid.
@@ -368,6 +393,7 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
             cur.fetchall()
         conn.commit()
     finally:
+        restore_buffer_pool(conn, pool_before)
         conn.close()
     summary = {
         "spec": {k: v for k, v in asdict(spec).items() if k != "password"},
