@@ -98,6 +98,9 @@ ORDER BY c.id {dir} LIMIT %(limit)s
 --   server/documents.py appends them.
 
 -- name: post_docs
+-- (subquery_cache=off: each correlated EXISTS here is one index probe per row, and MariaDB's cache
+-- of their answers is an in-memory temporary table per subquery and statement: 15 % of the query.)
+SET STATEMENT optimizer_switch='subquery_cache=off' FOR
 SELECT p.id, JSON_OBJECT(
   'id', p.id,
   'author', JSON_OBJECT('id', u.id, 'username', u.username, 'full_name', u.full_name,
@@ -128,6 +131,7 @@ WHERE p.id IN %(ids)s AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
 
 -- name: comment_docs
+SET STATEMENT optimizer_switch='subquery_cache=off' FOR
 SELECT c.id, JSON_OBJECT(
   'id', c.id,
   'post_id', c.post_id,
