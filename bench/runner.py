@@ -27,7 +27,7 @@ REDIS_PREFIX = "bench:"
 
 HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
                   "feed_cold", "public_timeline", "public_timeline_filtered", "comments", "like_toggle",
-                  "create_post", "mixed", "overload", "login"]
+                  "create_post", "mixed", "overload", "login", "search"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
 SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
 SCRIPTS = {"overload": "get_post"}

@@ -41,7 +41,9 @@ MAX_LIMIT = 50
 MAX_RESULTS = 1_000  # offset + items never reach past this many results
 MAX_QUERY = 200  # characters of q
 MAX_TERMS = 8  # words and phrases used; later ones are ignored
-CANDIDATES = 1_000  # newest matching posts ranked by relevance
+PROBE = 500  # a text matching at most this many posts has all of them ranked; else
+CANDIDATES = 300  # the newest this many matches are ranked ...
+WINDOW = 20_000  # ... found among the newest this many posts
 USER_CANDIDATES = 2_000  # matches read from each prefix index (username, full name)
 
 # The server's tokenizer (MariaDB defaults; tests/test_search.py checks them against the server).
@@ -61,16 +63,48 @@ _WORD = re.compile(r"\w+")
 
 @dataclass
 class Terms:
-    """A search text as the full-text index can answer it."""
+    """A search text as the full-text index can answer it: words (without operators) and phrases
+    (each a list of words) to require or to exclude."""
 
-    required: list[str] = field(default_factory=list)  # boolean-mode terms without the operator
+    required: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    phrases: list[list[str]] = field(default_factory=list)
+    excluded_phrases: list[list[str]] = field(default_factory=list)
 
     def boolean_query(self) -> str | None:
-        """The AGAINST text, or None when there is nothing to look for (no required term)."""
-        if not self.required:
+        """The AGAINST text, or None when there is nothing to look for (no required term). A
+        phrase's indexed words are required words here; the phrase itself is checked with
+        phrase_pattern (InnoDB's own phrase search re-reads every post holding the words)."""
+        words = list(dict.fromkeys(self.required + [w for ph in self.phrases for w in ph if _indexed(w)]))
+        if not words:
             return None
-        return " ".join([f"+{t}" for t in self.required] + [f"-{t}" for t in self.excluded])
+        return " ".join([f"+{w}" for w in words] + [f"-{w}" for w in self.excluded])
+
+    def narrow(self) -> bool:
+        """Several required words or a phrase: a text that most likely matches few posts."""
+        return len(self.required) + len(self.phrases) > 1 or bool(self.phrases)
+
+    def phrase_pattern(self) -> str | None:
+        """A regular expression (MariaDB's PCRE) that text holding every required phrase matches."""
+        if not self.phrases:
+            return None
+        # Anchored: unanchored, each lookahead would be tried again at every position of the text.
+        return _PCRE + "^" + "".join(f"(?=.*{_phrase_re(ph)})" for ph in self.phrases)
+
+    def excluded_pattern(self) -> str | None:
+        """A regular expression that text holding any excluded phrase matches."""
+        if not self.excluded_phrases:
+            return None
+        return _PCRE + "(?:" + "|".join(_phrase_re(ph) for ph in self.excluded_phrases) + ")"
+
+
+# Unicode word boundaries, case-insensitive, '.' across lines. Phrases hold word characters only
+# (\w+ runs), so they need no escaping.
+_PCRE = "(*UCP)(?is)"
+
+
+def _phrase_re(words: list[str]) -> str:
+    return r"\b" + r"\W+".join(words) + r"\b"
 
 
 def _indexed(word: str) -> bool:
@@ -80,22 +114,26 @@ def _indexed(word: str) -> bool:
 def parse(text: str) -> Terms:
     """Words, phrases, exclusions and prefixes of a search text (see the module docstring)."""
     terms = Terms()
+    used = 0
     for m in _TERM.finditer(text):
-        if len(terms.required) + len(terms.excluded) >= MAX_TERMS:
+        if used >= MAX_TERMS:
             break
-        target = terms.excluded if m.group("neg") else terms.required
+        negative = bool(m.group("neg"))
         if m.group("phrase") is not None:
             words = _WORD.findall(m.group("phrase"))
-            # InnoDB skips stopwords and short words inside a phrase; at least one must be indexed.
+            # A phrase needs one word the index holds (the others are matched in the text).
             if not any(_indexed(w) for w in words):
                 continue
-            term = " ".join(words)
-            target.append(f'"{term}"' if len(words) > 1 else term)
+            if len(words) == 1:
+                (terms.excluded if negative else terms.required).append(words[0])
+            else:
+                (terms.excluded_phrases if negative else terms.phrases).append(words)
         else:
             word = m.group("word")
             if not _indexed(word):
                 continue
-            target.append(word + ("*" if m.group("star") else ""))
+            (terms.excluded if negative else terms.required).append(word + ("*" if m.group("star") else ""))
+        used += 1
     return terms
 
 
@@ -129,15 +167,44 @@ async def search(app: web.Application, q: str, kind: str, offset: int, limit: in
 
 
 async def _posts(app: web.Application, q: str, offset: int, take: int, viewer_id: int | None) -> dict[str, Any]:
-    against = parse(q).boolean_query()
+    terms = parse(q)
+    against = terms.boolean_query()
     if against is None or take == 0:
         return {"items": [], "next_cursor": None}
+    args = {"against": against, "viewer_id": viewer_id, "phrase": terms.phrase_pattern(),
+            "excluded": terms.excluded_pattern()}
     async with app[DB].read().connection() as c:
-        rows = await c.fetchall(Q.search.posts, {"against": against, "viewer_id": viewer_id,
-                                                "candidates": CANDIDATES, "offset": offset, "limit": take + 1})
-        ids, cursor = _page([r["id"] for r in rows], offset, take)
+        ranked: list[int] | None = None
+        if terms.narrow():
+            # Several words or a phrase: their posts are few; all of them when at most PROBE.
+            ranked = await _all_matches(c, args)
+        if ranked is None:
+            ranked = await _recent_matches(c, args)
+            if len(ranked) < CANDIDATES and not terms.narrow():
+                ranked = await _all_matches(c, args) or ranked
+        ids, cursor = _page(ranked[offset:offset + take + 1], offset, take)
         docs = await post_docs(app, ids, viewer_id, c)
     return {"items": docs, "next_cursor": cursor}
+
+
+async def _recent_matches(c: Any, args: dict[str, Any]) -> list[int]:
+    """The newest CANDIDATES matches among the newest WINDOW posts, ranked: a backward scan of the
+    primary key, on pages most likely in memory, that stops at the last candidate."""
+    newest = await c.fetchval(Q.feed.max_post_id) or 0
+    rows = await c.fetchall(Q.search.posts_recent, {**args, "floor": max(newest - WINDOW, 0),
+                                                    "candidates": CANDIDATES})
+    return [r["id"] for r in rows]
+
+
+async def _all_matches(c: Any, args: dict[str, Any]) -> list[int] | None:
+    """Every visible match, ranked, when the text matches at most PROBE posts of all time (each
+    older match is a read of a page that is likely not in memory: bounded); else None."""
+    hits = await c.fetchall(Q.search.post_matches, {**args, "probe": PROBE + 1})
+    if len(hits) > PROBE:
+        return None
+    score = {h["id"]: h["score"] for h in hits}
+    rows = await c.fetchall(Q.search.posts_visible, {**args, "ids": list(score) or [0]}) if score else []
+    return sorted((r["id"] for r in rows), key=lambda i: (score[i], i), reverse=True)
 
 
 async def _users(app: web.Application, q: str, offset: int, take: int, viewer_id: int | None) -> dict[str, Any]:

@@ -95,16 +95,21 @@ async def test_hostile_text_never_fails(client, make_user, type_):
 
 
 def test_the_parser_writes_only_safe_boolean_queries():
-    assert search.parse('quick "brown fox" -lazy -"red dog" jum*').boolean_query() == (
-        '+quick +"brown fox" +jum* -lazy -"red dog"')
+    terms = search.parse('quick "brown fox" -lazy -"red dog" jum*')
+    assert terms.boolean_query() == "+quick +jum* +brown +fox -lazy"
+    assert terms.phrase_pattern() == r"(*UCP)(?is)^(?=.*\bbrown\W+fox\b)"
+    assert terms.excluded_pattern() == r"(*UCP)(?is)(?:\bred\W+dog\b)"
     assert search.parse("-only -excluded").boolean_query() is None
     assert search.parse('the of "to be" ab').boolean_query() is None
-    assert search.parse('+(>zebra <giraffe)~ @8 "a zebra"').boolean_query() == '+zebra +giraffe +"a zebra"'
+    assert search.parse('+(>zebra <giraffe)~ @8 "a zebra"').boolean_query() == "+zebra +giraffe"
     assert search.parse("x" * 85 + " zebra").boolean_query() == "+zebra"
     assert search.parse(" ".join(f"word{i}" for i in range(20))).boolean_query().count("+") == search.MAX_TERMS
     for q in NASTY:
-        against = search.parse(q).boolean_query() or ""
-        assert not set(against) - set('+-*" ') - {c for c in against if c.isalnum() or c == "_"}, q
+        terms = search.parse(q)
+        against = terms.boolean_query() or ""
+        assert all(c.isalnum() or c in '_+-* ' for c in against), q
+        for phrase in terms.phrases + terms.excluded_phrases:
+            assert all(w.isidentifier() or w.replace("_", "").isalnum() for w in phrase), q
 
 
 async def test_the_tokenizer_settings_are_the_servers(client):
@@ -241,14 +246,36 @@ async def test_a_page_never_reaches_past_the_cap(client, make_user, monkeypatch)
     assert len(last["items"]) == 1 and last["next_cursor"] is None
 
 
-async def test_candidates_bound_the_ranked_set_to_the_newest_matches(client, make_user, monkeypatch):
+async def test_common_words_are_ranked_among_their_newest_matches(client, make_user, monkeypatch):
     alice = await make_user()
     best_old = await new_post(client, alice, "quokka quokka quokka quokka")
     newer = [(await new_post(client, alice, f"quokka {i}"))["id"] for i in range(3)]
-    assert (await post_ids(client, "quokka"))[0] == best_old["id"]
+    phrase_old = await new_post(client, alice, "happy quokka day")
+    newest = await new_post(client, alice, "one quokka more")
+    # Few matches: every one is ranked.
+    assert await post_ids(client, "quokka") == [best_old["id"], newest["id"], phrase_old["id"], *newer[::-1]]
+    # More than CANDIDATES matches: the newest CANDIDATES are ranked, the old better match is past
+    # the horizon; phrases, exclusions and paging apply there too.
     monkeypatch.setattr(search, "CANDIDATES", 3)
-    # Only the newest three matches are ranked: the old, better match is past the horizon.
-    assert await post_ids(client, "quokka") == newer[::-1]
+    assert await post_ids(client, "quokka") == [newest["id"], phrase_old["id"], newer[2]]
+    assert await post_ids(client, '"happy quokka"') == [phrase_old["id"]]
+    assert await post_ids(client, 'quokka -"happy quokka" -more') == newer[::-1]
+    assert await post_ids(client, "quokka", limit=2, offset=2) == [newer[2]]
+    # Candidates are looked for among the newest WINDOW posts only; when fewer are there, a text
+    # that matches at most PROBE posts of all time has them all ranked, else the window's are.
+    monkeypatch.setattr(search, "WINDOW", 2)
+    assert await post_ids(client, "quokka") == [best_old["id"], newest["id"], phrase_old["id"], *newer[::-1]]
+    monkeypatch.setattr(search, "PROBE", 5)
+    assert await post_ids(client, "quokka") == [newest["id"], phrase_old["id"]]
+    assert await post_ids(client, "happy") == [phrase_old["id"]]
+    # Several words or a phrase matching more than PROBE posts: the window's newest, as for a word.
+    monkeypatch.setattr(search, "PROBE", 0)
+    monkeypatch.setattr(search, "WINDOW", 50_000)
+    assert await post_ids(client, '"happy quokka"') == [phrase_old["id"]]
+    assert await post_ids(client, "quokka one") == [newest["id"]]
+    bob = await make_user()
+    assert (await client.put(f"/api/v1/users/{alice.id}/block", headers=bob.headers)).status == 200
+    assert await post_ids(client, "quokka", bob) == []
 
 
 async def test_search_works_anonymously_and_rejects_a_bad_token(client, make_user):

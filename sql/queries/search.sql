@@ -2,25 +2,61 @@
 -- Hidden accounts and blocks are filtered here, as in sql/queries/feed.sql: users blocked either
 -- way by the viewer and deleted accounts never appear; suspended ones only to moderators.
 
--- name: posts
--- Posts matching a boolean-mode text (built by server/search.py, never the user's own text).
--- The inner query takes the newest %(candidates)s visible matches, the outer one ranks them:
--- relevance first, newest first on ties. Authors the viewer mutes are left out, as on the public
--- timeline.
-SELECT id FROM (
-  SELECT STRAIGHT_JOIN p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score
-  FROM posts p JOIN users u ON u.id = p.user_id
-  WHERE MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE)
-    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
-    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
-    AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
-                    AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
-    AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+-- Posts (server/search.py): MATCH ... AGAINST in boolean mode with a text that server/search.py
+-- writes (never the user's own). InnoDB computes a MATCH's whole result set before the first row,
+-- and fetching each matching row costs far more than that: the work is bounded by how rows are
+-- fetched. Phrases are checked with REGEXP on the rows fetched (%(phrase)s, %(excluded)s: NULL
+-- for none), never with InnoDB's phrase search, which re-reads every post holding the words.
+
+-- name: post_matches
+-- Up to %(probe)s matches, in no order: when they are all there is, every match is ranked
+-- (posts_visible); when there are more, posts_recent is asked instead.
+SELECT p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score
+FROM posts p
+WHERE MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE)
+LIMIT %(probe)s
+
+-- name: posts_visible
+-- Which of these matches the viewer may see, and that hold the phrases: authors blocked either
+-- way, muted by the viewer (as on the public timeline), deleted, or suspended (but for moderators)
+-- are left out. The caller ranks them by the scores of post_matches.
+-- The threshold: MariaDB turns an IN list of 1,000 values or more into a join with a table of
+-- them, which it then reads against a scan of all posts; 0 keeps the list a range of the key.
+SET STATEMENT in_predicate_conversion_threshold = 0 FOR
+SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
+WHERE p.id IN %(ids)s
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(viewer_id)s)
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+  AND (%(phrase)s IS NULL OR CONCAT_WS(' ', p.title, p.content) REGEXP %(phrase)s)
+  AND (%(excluded)s IS NULL OR NOT CONCAT_WS(' ', p.title, p.content) REGEXP %(excluded)s)
+
+-- name: posts_recent
+-- A text matching many posts: the primary key is read backwards from the newest post down to
+-- %(floor)s, the MATCH score of each row looked up in the result set (MATCH in HAVING, so it is
+-- no access path), and the scan stops at the %(candidates)s-th match. Those are then filtered as in
+-- posts_visible and ranked: relevance first, newest first on ties.
+SELECT STRAIGHT_JOIN hit.id
+FROM (
+  SELECT p.id, p.user_id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score,
+         CONCAT_WS(' ', p.title, p.content) AS text
+  FROM posts p
+  WHERE p.id > %(floor)s
+  HAVING score > 0
+    AND (%(phrase)s IS NULL OR text REGEXP %(phrase)s)
+    AND (%(excluded)s IS NULL OR NOT text REGEXP %(excluded)s)
   ORDER BY p.id DESC
   LIMIT %(candidates)s
 ) AS hit
-ORDER BY score DESC, id DESC
-LIMIT %(offset)s, %(limit)s
+JOIN users u ON u.id = hit.user_id
+WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = hit.user_id)
+  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = hit.user_id AND b.target_id = %(viewer_id)s)
+  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = hit.user_id
+                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
+  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
+ORDER BY hit.score DESC, hit.id DESC
 
 -- name: users
 -- Username or full name starting with %(prefix)s (LIKE-escaped): each branch is a range on its own
