@@ -23,15 +23,19 @@ Pages are offset-paginated (relevance is no keyset) up to MAX_RESULTS results.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.exceptions
 from aiohttp import web
 
 from server.documents import post_docs
 from server.errors import BadRequest
-from server.keys import DB
+from server.keys import CONFIG, DB, REDIS
 from server.present import user_docs
 from server.queries import QUERIES as Q
 
@@ -45,6 +49,8 @@ PROBE = 500  # a text matching at most this many posts has all of them ranked; e
 CANDIDATES = 300  # the newest this many matches are ranked ...
 WINDOW = 20_000  # ... found among the newest this many posts
 USER_CANDIDATES = 2_000  # matches read from each prefix index (username, full name)
+
+_REDIS_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
 
 # The server's tokenizer (MariaDB defaults; tests/test_search.py checks them against the server).
 MIN_TOKEN = 3  # innodb_ft_min_token_size
@@ -173,38 +179,70 @@ async def _posts(app: web.Application, q: str, offset: int, take: int, viewer_id
         return {"items": [], "next_cursor": None}
     args = {"against": against, "viewer_id": viewer_id, "phrase": terms.phrase_pattern(),
             "excluded": terms.excluded_pattern()}
+    want = offset + take + 1
     async with app[DB].read().connection() as c:
-        ranked: list[int] | None = None
-        if terms.narrow():
-            # Several words or a phrase: their posts are few; all of them when at most PROBE.
-            ranked = await _all_matches(c, args)
-        if ranked is None:
-            ranked = await _recent_matches(c, args)
-            if len(ranked) < CANDIDATES and not terms.narrow():
-                ranked = await _all_matches(c, args) or ranked
-        ids, cursor = _page(ranked[offset:offset + take + 1], offset, take)
+        ranked = await _cached_candidates(app, c, terms, args)
+        # The viewer's page: candidates in rank order, less what the viewer may not see, checked a
+        # chunk at a time until the page (and one more, for next_cursor) is full.
+        visible: list[int] = []
+        start = 0
+        while len(visible) < want and start < len(ranked):
+            chunk = ranked[start:start + max(2 * want, 100)]
+            start += len(chunk)
+            seen = {r["id"] for r in await c.fetchall(Q.search.posts_visible, {**args, "ids": chunk})}
+            visible += [i for i in chunk if i in seen]
+        ids, cursor = _page(visible[offset:want], offset, take)
         docs = await post_docs(app, ids, viewer_id, c)
     return {"items": docs, "next_cursor": cursor}
 
 
-async def _recent_matches(c: Any, args: dict[str, Any]) -> list[int]:
-    """The newest CANDIDATES matches among the newest WINDOW posts, ranked: a backward scan of the
-    primary key, on pages most likely in memory, that stops at the last candidate."""
+async def _cached_candidates(app: web.Application, c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:
+    """candidates(), through a Redis cache of search.cache_ttl seconds keyed by the query (the list
+    is the same for every viewer). Redis unavailable: computed, never an error."""
+    ttl = app[CONFIG].search.cache_ttl
+    if not ttl:
+        return await candidates(c, terms, args)
+    redis = app[REDIS]
+    digest = hashlib.sha256("\0".join(str(args[k]) for k in ("against", "phrase", "excluded")).encode())
+    key = redis.key("search", f"{CANDIDATES}.{WINDOW}.{PROBE}", digest.hexdigest()[:32])
+    if redis.available:
+        with contextlib.suppress(*_REDIS_FAILURES):
+            cached = await redis.client.get(key)
+            if cached is not None:
+                text = cached.decode() if isinstance(cached, bytes) else cached
+                return [int(i) for i in text.split(",") if i]
+    found = await candidates(c, terms, args)
+    if redis.available:
+        with contextlib.suppress(*_REDIS_FAILURES):
+            await redis.client.set(key, ",".join(map(str, found)), ex=ttl)
+    return found
+
+
+async def candidates(c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:
+    """The posts a search ranks, best first, for every viewer alike (posts_visible then filters
+    them per viewer): every match when the text matches at most PROBE posts, else the newest
+    CANDIDATES matches among the newest WINDOW posts. Several words or a phrase most likely match
+    few posts, so their matches are counted first; a single word scans the window first."""
+    if terms.narrow():
+        every = await _all_matches(c, args)
+        if every is not None:
+            return every
     newest = await c.fetchval(Q.feed.max_post_id) or 0
-    rows = await c.fetchall(Q.search.posts_recent, {**args, "floor": max(newest - WINDOW, 0),
-                                                    "candidates": CANDIDATES})
-    return [r["id"] for r in rows]
+    floor = max(newest - WINDOW, 0)
+    rows = await c.fetchall(Q.search.posts_recent, {**args, "floor": floor, "candidates": CANDIDATES})
+    recent = [r["id"] for r in rows]
+    if len(recent) < CANDIDATES and floor > 0 and not terms.narrow():
+        return await _all_matches(c, args) or recent
+    return recent
 
 
 async def _all_matches(c: Any, args: dict[str, Any]) -> list[int] | None:
-    """Every visible match, ranked, when the text matches at most PROBE posts of all time (each
-    older match is a read of a page that is likely not in memory: bounded); else None."""
+    """Every match, ranked, when the text matches at most PROBE posts of all time (each older match
+    is a read of a page that is likely not in memory: bounded); else None."""
     hits = await c.fetchall(Q.search.post_matches, {**args, "probe": PROBE + 1})
     if len(hits) > PROBE:
         return None
-    score = {h["id"]: h["score"] for h in hits}
-    rows = await c.fetchall(Q.search.posts_visible, {**args, "ids": list(score) or [0]}) if score else []
-    return sorted((r["id"] for r in rows), key=lambda i: (score[i], i), reverse=True)
+    return [h["id"] for h in sorted(hits, key=lambda h: (h["score"], h["id"]), reverse=True)]
 
 
 async def _users(app: web.Application, q: str, offset: int, take: int, viewer_id: int | None) -> dict[str, Any]:

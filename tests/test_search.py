@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from server import search
-from server.keys import DB
+from server.app import create_app
+from server.keys import DB, REDIS
 from tests.helpers import problem_of
 from tests.test_moderation import admin, make_moderator
 from tests.test_posts import new_post
@@ -19,6 +20,12 @@ NASTY = [
     "x" * 200, "zebra " * 40, '"' * 200, "-" * 200, "\u00e9l\u00e8ve", "\u5b57\u5e55", "+(>zebra <giraffe)",
     "zebra*" * 10, "MATCH(title) AGAINST('x')", "\u202e", "\ud7ff",
 ]
+
+
+@pytest.fixture
+def config(make_config):
+    """Search without its cache: these tests search right after they write."""
+    return make_config(search={"cache_ttl": 0})
 
 
 async def find(client, q: str, user=None, status: int = 200, **params) -> dict:
@@ -286,3 +293,39 @@ async def test_search_works_anonymously_and_rejects_a_bad_token(client, make_use
     assert found["items"][0]["liked"] is False
     await problem_of(await client.get("/api/v1/search", params={"q": "pangolin"},
                                       headers={"Authorization": "Bearer nope"}), 401)
+
+
+async def test_cached_candidates_serve_everyone_but_each_viewer_is_filtered_at_once(aiohttp_client, make_config):
+    client = await aiohttp_client(create_app(make_config(search={"cache_ttl": 60})))
+    resp = await client.post("/api/v1/auth/register", json={
+        "username": "walrus_fan", "email": "w@example.com", "password": "correct horse battery"})
+    alice = (await resp.json())["access_token"]
+    resp = await client.post("/api/v1/auth/register", json={
+        "username": "bob_walrus", "email": "b@example.com", "password": "correct horse battery"})
+    bob_body = await resp.json()
+    bob, bob_id = {"Authorization": f"Bearer {bob_body['access_token']}"}, bob_body["user"]["id"]
+    alice = {"Authorization": f"Bearer {alice}"}
+
+    async def ids(headers) -> list[int]:
+        resp = await client.get("/api/v1/search", params={"q": "walrus"}, headers=headers)
+        assert resp.status == 200, await resp.text()
+        return [p["id"] for p in (await resp.json())["items"]]
+
+    async def post(headers, content) -> int:
+        resp = await client.post("/api/v1/posts", json={"content": content}, headers=headers)
+        assert resp.status == 201
+        return (await resp.json())["id"]
+
+    first = await post(bob, "walrus one")
+    second = await post(alice, "walrus two")
+    assert await ids(alice) == [second, first]
+    later = await post(alice, "walrus three")
+    assert await ids(alice) == [second, first]  # new posts show up when the cached list expires
+    assert (await client.put(f"/api/v1/users/{bob_id}/block", headers=alice)).status == 200
+    assert await ids(alice) == [second]  # a block applies at once, cache or not
+    assert await ids(bob) == [first]
+    assert (await client.delete(f"/api/v1/posts/{first}", headers=bob)).status == 204
+    assert await ids(bob) == []  # and so does a deletion
+    keys = [k async for k in client.app[REDIS].client.scan_iter(client.app[REDIS].key("search", "*"))]
+    await client.app[REDIS].client.delete(*keys)
+    assert await ids(None) == [later, second]

@@ -9,17 +9,18 @@
 -- for none), never with InnoDB's phrase search, which re-reads every post holding the words.
 
 -- name: post_matches
--- Up to %(probe)s matches, in no order: when they are all there is, every match is ranked
--- (posts_visible); when there are more, posts_recent is asked instead.
+-- Up to %(probe)s matches with their scores, in no order: when they are all there is, they are
+-- the candidates; when there are more, posts_recent is asked instead. Each is a row read (by
+-- FTS_DOC_ID, then the primary key), mostly of old posts: that is what %(probe)s bounds.
 SELECT p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score
 FROM posts p
 WHERE MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE)
 LIMIT %(probe)s
 
 -- name: posts_visible
--- Which of these matches the viewer may see, and that hold the phrases: authors blocked either
+-- Which of these candidates the viewer may see, and that hold the phrases: authors blocked either
 -- way, muted by the viewer (as on the public timeline), deleted, or suspended (but for moderators)
--- are left out. The caller ranks them by the scores of post_matches.
+-- are left out. The caller keeps its rank order.
 -- The threshold: MariaDB turns an IN list of 1,000 values or more into a join with a table of
 -- them, which it then reads against a scan of all posts; 0 keeps the list a range of the key.
 SET STATEMENT in_predicate_conversion_threshold = 0 FOR
@@ -36,12 +37,12 @@ WHERE p.id IN %(ids)s
 -- name: posts_recent
 -- A text matching many posts: the primary key is read backwards from the newest post down to
 -- %(floor)s, the MATCH score of each row looked up in the result set (MATCH in HAVING, so it is
--- no access path), and the scan stops at the %(candidates)s-th match. Those are then filtered as in
--- posts_visible and ranked: relevance first, newest first on ties.
-SELECT STRAIGHT_JOIN hit.id
-FROM (
-  SELECT p.id, p.user_id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score,
-         CONCAT_WS(' ', p.title, p.content) AS text
+-- no access path: a MATCH in WHERE would fetch every match), and the scan stops at the
+-- %(candidates)s-th match. Ranked: relevance first, newest first on ties; posts_visible filters.
+SELECT id FROM (
+  SELECT p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score,
+         -- The text only for phrases: the select list is computed for every row read.
+         IF(%(phrase)s IS NULL AND %(excluded)s IS NULL, NULL, CONCAT_WS(' ', p.title, p.content)) AS text
   FROM posts p
   WHERE p.id > %(floor)s
   HAVING score > 0
@@ -50,13 +51,7 @@ FROM (
   ORDER BY p.id DESC
   LIMIT %(candidates)s
 ) AS hit
-JOIN users u ON u.id = hit.user_id
-WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = hit.user_id)
-  AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = hit.user_id AND b.target_id = %(viewer_id)s)
-  AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = hit.user_id
-                  AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
-  AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
-ORDER BY hit.score DESC, hit.id DESC
+ORDER BY score DESC, id DESC
 
 -- name: users
 -- Username or full name starting with %(prefix)s (LIKE-escaped): each branch is a range on its own
