@@ -45,9 +45,10 @@ MAX_LIMIT = 50
 MAX_RESULTS = 1_000  # offset + items never reach past this many results
 MAX_QUERY = 200  # characters of q
 MAX_TERMS = 8  # words and phrases used; later ones are ignored
-PROBE = 500  # a text matching at most this many posts has all of them ranked; else
 CANDIDATES = 300  # the newest this many matches are ranked ...
-WINDOW = 20_000  # ... found among the newest this many posts
+WINDOW = 20_000  # ... found among the newest this many posts;
+FEW = 20  # with fewer matches there, every match of all time is ranked instead ...
+PROBE = 500  # ... if there are at most this many
 USER_CANDIDATES = 2_000  # matches read from each prefix index (username, full name)
 
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
@@ -85,10 +86,6 @@ class Terms:
         if not words:
             return None
         return " ".join([f"+{w}" for w in words] + [f"-{w}" for w in self.excluded])
-
-    def narrow(self) -> bool:
-        """Several required words or a phrase: a text that most likely matches few posts."""
-        return len(self.required) + len(self.phrases) > 1 or bool(self.phrases)
 
     def phrase_pattern(self) -> str | None:
         """A regular expression (MariaDB's PCRE) that text holding every required phrase matches."""
@@ -220,19 +217,19 @@ async def _cached_candidates(app: web.Application, c: Any, terms: Terms, args: d
 
 async def candidates(c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:
     """The posts a search ranks, best first, for every viewer alike (posts_visible then filters
-    them per viewer): every match when the text matches at most PROBE posts, else the newest
-    CANDIDATES matches among the newest WINDOW posts. Several words or a phrase most likely match
-    few posts, so their matches are counted first; a single word scans the window first."""
-    if terms.narrow():
-        every = await _all_matches(c, args)
-        if every is not None:
-            return every
+    them per viewer): the newest CANDIDATES matches among the newest WINDOW posts; when the window
+    holds fewer than FEW matches, every match of all time instead, if there are at most PROBE.
+
+    Each statement makes InnoDB compute the whole match set of the words (tens of ms for common
+    ones), so a search runs one when it can: a second only for a text that is rare lately."""
     newest = await c.fetchval(Q.feed.max_post_id) or 0
     floor = max(newest - WINDOW, 0)
     rows = await c.fetchall(Q.search.posts_recent, {**args, "floor": floor, "candidates": CANDIDATES})
     recent = [r["id"] for r in rows]
-    if len(recent) < CANDIDATES and floor > 0 and not terms.narrow():
-        return await _all_matches(c, args) or recent
+    if len(recent) < FEW and floor > 0:
+        every = await _all_matches(c, args)
+        if every is not None:
+            return every
     return recent
 
 

@@ -268,18 +268,18 @@ async def test_common_words_are_ranked_among_their_newest_matches(client, make_u
     assert await post_ids(client, '"happy quokka"') == [phrase_old["id"]]
     assert await post_ids(client, 'quokka -"happy quokka" -more') == newer[::-1]
     assert await post_ids(client, "quokka", limit=2, offset=2) == [newer[2]]
-    # Candidates are looked for among the newest WINDOW posts only; when fewer are there, a text
-    # that matches at most PROBE posts of all time has them all ranked, else the window's are.
+    # Candidates are looked for among the newest WINDOW posts only; when fewer than FEW are there,
+    # a text that matches at most PROBE posts of all time has them all ranked, else the window's are.
     monkeypatch.setattr(search, "WINDOW", 2)
     assert await post_ids(client, "quokka") == [best_old["id"], newest["id"], phrase_old["id"], *newer[::-1]]
+    assert await post_ids(client, "quokka one") == [newest["id"]]
+    monkeypatch.setattr(search, "FEW", 2)
+    assert await post_ids(client, "quokka") == [newest["id"], phrase_old["id"]]
+    monkeypatch.setattr(search, "FEW", 20)
     monkeypatch.setattr(search, "PROBE", 5)
     assert await post_ids(client, "quokka") == [newest["id"], phrase_old["id"]]
     assert await post_ids(client, "happy") == [phrase_old["id"]]
-    # Several words or a phrase matching more than PROBE posts: the window's newest, as for a word.
-    monkeypatch.setattr(search, "PROBE", 0)
-    monkeypatch.setattr(search, "WINDOW", 50_000)
-    assert await post_ids(client, '"happy quokka"') == [phrase_old["id"]]
-    assert await post_ids(client, "quokka one") == [newest["id"]]
+    assert await post_ids(client, "quokka quokka") == [newest["id"], phrase_old["id"]]
     bob = await make_user()
     assert (await client.put(f"/api/v1/users/{alice.id}/block", headers=bob.headers)).status == 200
     assert await post_ids(client, "quokka", bob) == []
