@@ -52,9 +52,11 @@ _PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
       tags=TAGS, auth="optional", query=SearchQuery, responses={200: _PAGE, 400: None},
       description="Posts: every word and phrase is required; words shorter than 3 characters and "
                   "InnoDB's stopwords are ignored; a text with nothing left to look for answers an "
-                  "empty page. Relevance is ranked among the newest 1,000 matching posts. Blocked "
-                  "users (either way), muted users' posts, suspended (except for moderators) and "
-                  "deleted accounts are left out. At most 1,000 results: an offset above 1,000 is a 400.")
+                  "empty page. Relevance is ranked among the newest 300 matches in the newest 20,000 "
+                  "posts (every match when a text is rare lately and has at most 500); candidates are "
+                  "cached for search.cache_ttl seconds. Blocked users (either way), muted users' posts, "
+                  "suspended (except for moderators) and deleted accounts are left out. At most 1,000 "
+                  "results: an offset above 1,000 is a 400.")
 async def search_route(request: web.Request) -> web.Response:
     args = load_query(request, SearchQuery())
     page = await search.search(request.app, args["q"], args["type"], args["offset"],

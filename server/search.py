@@ -8,15 +8,20 @@ index never holds are dropped before that: shorter than innodb_ft_min_token_size
 than innodb_ft_max_token_size (84), or one of InnoDB's default stopwords (a required stopword
 would match nothing). A text left with nothing to look for answers an empty page.
 
-Ranking is bounded: MATCH finds every post holding the words, which for a common word is a large
-share of all posts, and ranking (and filtering) all of them is what makes full-text search slow.
-So the query takes the newest CANDIDATES visible matches (id order, read backwards from the
-newest post) and ranks only those by relevance, newest first on ties. A rare word is ranked over
-every post that has it; a common one over its newest CANDIDATES posts: recent posts win over
-better-matching old ones (docs/API.md, "Search").
+Ranking is bounded (`candidates`). InnoDB computes the whole match set of a query's words before
+the first row, and then reads a row for each match it returns: for a common word, a large share of
+all posts, most of them old and not in memory. So the first statement scans the primary key
+backwards from the newest post, through at most WINDOW posts, looks each row's score up in the
+match set (MATCH in HAVING, never an access path) and stops at the CANDIDATES-th match; only when
+fewer than FEW posts of that window match does a second statement read every match, if there are at
+most PROBE. Phrases are checked with REGEXP on the rows read, never with InnoDB's phrase search
+(which re-reads every post holding the words). The ranked candidates are the same for every viewer:
+they are cached in Redis for search.cache_ttl seconds, and each request filters them for its viewer
+(blocks, mutes, hidden accounts) in SQL, in rank order, until its page is full.
 
-Users and tags by prefix, case-insensitively, on indexes (uq_users_username, ix_users_full_name,
-uq_tags_name); LIKE wildcards in the text are escaped.
+Users and tags by prefix, case-insensitively (users: ranges of uq_users_username and
+ix_users_full_name; tags: a scan of uq_tags_name, whose names compare case-sensitively); LIKE
+wildcards in the text are escaped.
 
 Pages are offset-paginated (relevance is no keyset) up to MAX_RESULTS results.
 """
