@@ -40,7 +40,7 @@ from aiohttp import web
 
 from server.documents import post_docs
 from server.errors import BadRequest
-from server.keys import CONFIG, DB, REDIS
+from server.keys import CONFIG, DB, REDIS, SERVICES
 from server.present import user_docs
 from server.queries import QUERIES as Q
 
@@ -52,8 +52,8 @@ MAX_QUERY = 200  # characters of q
 MAX_TERMS = 8  # words and phrases used; later ones are ignored
 CANDIDATES = 300  # the newest this many matches are ranked ...
 WINDOW = 20_000  # ... found among the newest this many posts;
-FEW = 20  # with fewer matches there, every match of all time is ranked instead ...
-PROBE = 500  # ... if there are at most this many
+FEW = 10  # with fewer matches there, every match of all time is ranked instead ...
+PROBE = 200  # ... if there are at most this many
 USER_CANDIDATES = 2_000  # matches read from each prefix index (username, full name)
 
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
@@ -200,24 +200,52 @@ async def _posts(app: web.Application, q: str, offset: int, take: int, viewer_id
 
 async def _cached_candidates(app: web.Application, c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:
     """candidates(), through a Redis cache of search.cache_ttl seconds keyed by the query (the list
-    is the same for every viewer). Redis unavailable: computed, never an error."""
+    is the same for every viewer; Redis unavailable: computed, never an error). Concurrent misses
+    of one query in this process share one computation: a popular query that is not cached yet
+    arrives many times at once."""
     ttl = app[CONFIG].search.cache_ttl
     if not ttl:
         return await candidates(c, terms, args)
     redis = app[REDIS]
     digest = hashlib.sha256("\0".join(str(args[k]) for k in ("against", "phrase", "excluded")).encode())
-    key = redis.key("search", f"{CANDIDATES}.{WINDOW}.{PROBE}", digest.hexdigest()[:32])
+    key = redis.key("search", f"{CANDIDATES}.{WINDOW}.{FEW}.{PROBE}", digest.hexdigest()[:32])
+    inflight: dict[str, asyncio.Future] = app[SERVICES].setdefault("search_inflight", {})
+    if key in inflight and (shared := await _join(inflight[key])) is not None:
+        return shared
     if redis.available:
         with contextlib.suppress(*_REDIS_FAILURES):
             cached = await redis.client.get(key)
             if cached is not None:
                 text = cached.decode() if isinstance(cached, bytes) else cached
                 return [int(i) for i in text.split(",") if i]
-    found = await candidates(c, terms, args)
+    # Another request may have started it while this one asked Redis.
+    if key in inflight and (shared := await _join(inflight[key])) is not None:
+        return shared
+    future: asyncio.Future = asyncio.get_running_loop().create_future()
+    inflight[key] = future
+    try:
+        found = await candidates(c, terms, args)
+        future.set_result(found)
+    except BaseException:
+        future.cancel()  # those waiting compute it themselves
+        raise
+    finally:
+        if inflight.get(key) is future:
+            del inflight[key]
     if redis.available:
         with contextlib.suppress(*_REDIS_FAILURES):
             await redis.client.set(key, ",".join(map(str, found)), ex=ttl)
     return found
+
+
+async def _join(future: asyncio.Future) -> list[int] | None:
+    """The result of another request's computation; None when it failed or was cancelled."""
+    try:
+        return list(await asyncio.shield(future))
+    except asyncio.CancelledError:
+        if future.cancelled():
+            return None
+        raise  # this request itself was cancelled
 
 
 async def candidates(c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:

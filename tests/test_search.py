@@ -275,7 +275,7 @@ async def test_common_words_are_ranked_among_their_newest_matches(client, make_u
     assert await post_ids(client, "quokka one") == [newest["id"]]
     monkeypatch.setattr(search, "FEW", 2)
     assert await post_ids(client, "quokka") == [newest["id"], phrase_old["id"]]
-    monkeypatch.setattr(search, "FEW", 20)
+    monkeypatch.setattr(search, "FEW", 10)
     monkeypatch.setattr(search, "PROBE", 5)
     assert await post_ids(client, "quokka") == [newest["id"], phrase_old["id"]]
     assert await post_ids(client, "happy") == [phrase_old["id"]]
@@ -329,3 +329,28 @@ async def test_cached_candidates_serve_everyone_but_each_viewer_is_filtered_at_o
     keys = [k async for k in client.app[REDIS].client.scan_iter(client.app[REDIS].key("search", "*"))]
     await client.app[REDIS].client.delete(*keys)
     assert await ids(None) == [later, second]
+
+
+async def test_concurrent_first_searches_of_one_text_share_one_computation(aiohttp_client, make_config,
+                                                                             monkeypatch):
+    import asyncio
+
+    client = await aiohttp_client(create_app(make_config(search={"cache_ttl": 60})))
+    resp = await client.post("/api/v1/auth/register", json={
+        "username": "herd", "email": "h@example.com", "password": "correct horse battery"})
+    headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+    resp = await client.post("/api/v1/posts", json={"content": "gnu migration"}, headers=headers)
+    post_id = (await resp.json())["id"]
+    calls = []
+    real = search.candidates
+
+    async def slow(*args):
+        calls.append(1)
+        await asyncio.sleep(0.2)
+        return await real(*args)
+
+    monkeypatch.setattr(search, "candidates", slow)
+    answers = await asyncio.gather(*(client.get("/api/v1/search", params={"q": "gnu"}) for _ in range(5)))
+    assert [r.status for r in answers] == [200] * 5
+    assert [[p["id"] for p in (await r.json())["items"]] for r in answers] == [[post_id]] * 5
+    assert len(calls) == 1
