@@ -53,7 +53,7 @@ _PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
       description="Posts: every word and phrase is required; words shorter than 3 characters and "
                   "InnoDB's stopwords are ignored; a text with nothing left to look for answers an "
                   "empty page. Relevance is ranked among the newest 300 matches in the newest 20,000 "
-                  "posts (every match when a text is rare lately and has at most 500); candidates are "
+                  "posts (every match when a text is rare lately and has at most 200); candidates are "
                   "cached for search.cache_ttl seconds. Blocked users (either way), muted users' posts, "
                   "suspended (except for moderators) and deleted accounts are left out. At most 1,000 "
                   "results: an offset above 1,000 is a 400.")
