@@ -9,7 +9,7 @@ from aiohttp import web
 
 AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "tags", "media", "messages",
          "notifications", "reactions", "realtime", "avatars", "conduit", "reports", "admin",
-         "history"]
+         "history", "search"]
 AREAS.append("web")  # the web client at / (web/)
 
 

@@ -199,6 +199,10 @@ class TimelineSchema(_Strict):
     ttl = Positive()
 
 
+class SearchSchema(_Strict):
+    cache_ttl = fields.Integer(required=True, validate=validate.Range(0, 3600))
+
+
 class LogSchema(_Strict):
     level = fields.String(required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     json = fields.Boolean(required=True)
@@ -217,6 +221,7 @@ class ConfigSchema(_Strict):
     ws = fields.Nested(WsSchema, required=True)
     log = fields.Nested(LogSchema, required=True)
     timeline = fields.Nested(TimelineSchema, required=True)
+    search = fields.Nested(SearchSchema, required=True)
 
     @validates_schema
     def _workers_need_redis_bus(self, data, **kwargs):

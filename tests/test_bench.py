@@ -97,6 +97,15 @@ async def test_seeded_users_log_in_and_minted_tokens_are_accepted(client, config
     resp = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {entry['token']}"})
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["id"] == entry["user_id"]
+    # The search scenario's queries are made of words of the seeded posts: they find them.
+    assert data["search"] and all(p.startswith("/api/v1/search?") for p in data["search"])
+    assert "search = {" in tokens.to_lua(data)
+    found = 0
+    for path in data["search"]:
+        resp = await client.get(path, headers={"Authorization": f"Bearer {entry['token']}"})
+        assert resp.status == 200, (path, await resp.text())
+        found += bool((await resp.json())["items"])
+    assert found >= len(data["search"]) // 2
     for path in ("/api/v1/feed", "/api/v1/posts"):
         token = data["filtered_tokens"][0]["token"]
         resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
