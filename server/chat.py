@@ -12,12 +12,12 @@ from server import present
 from server.blocks import refuse_between
 from server.db import Conn, Tx, error_code
 from server.errors import DmNotAllowed, Forbidden, NotFound, ValidationFailed
-from server.events import emit, emit_many, publish_transient, run_and_publish
+from server.events import emit, emitted, publish_transient, reservation, run_and_publish
 from server.formats import iso
 from server.http.pagination import PageParams, make_page
 from server.keys import DB
-from server.notifications import create as create_notification
 from server.notifications import notify, now_ms
+from server.notifications import present as present_notification
 from server.queries import QUERIES as Q
 
 MAX_CONTENT = 5000
@@ -111,7 +111,11 @@ async def may_message(conn: Conn, sender_id: int, recipient_id: int) -> dict[str
 
     Returns the sender's summary for the recipient's notification (notifications.create's actor).
     """
-    gate = await conn.fetchone(Q.messages.gate, {"sender_id": sender_id, "recipient_id": recipient_id})
+    return _judge(await conn.fetchone(Q.messages.gate, {"sender_id": sender_id, "recipient_id": recipient_id}))
+
+
+def _judge(gate: dict[str, Any] | None) -> dict[str, Any]:
+    """may_message's verdict on a Q.messages.gate row."""
     if gate is None:
         raise ValidationFailed({"recipient_id": ["No such user."]})
     if gate["blocking"]:
@@ -128,43 +132,62 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
     """Store a message → (Message, created). A known (sender, client_id) returns the existing one.
 
     message.created goes to both participants, a notification to the recipient. A message the
-    recipient does not accept (may_message) is refused before anything is stored.
+    recipient does not accept (may_message) is refused and nothing of it is stored.
+
+    The hot path of chat: three round trips to MySQL (Tx.batch), each statement built from values
+    already known rather than read back, and one to Redis for all its events after COMMIT.
     """
     if recipient_id == sender_id:
         raise ValidationFailed({"recipient_id": ["You cannot message yourself."]})
     _check_body("message", content, message_type, media_id)
+    lo, hi = sorted((sender_id, recipient_id))
 
     async def fn(conn: Tx) -> dict[str, Any]:
-        sender = await may_message(conn, sender_id, recipient_id)
-        # The unique key (sender_id, client_id) refuses a retried send (1062), and the INSERT
-        # selects from the recipient's row, so a missing or deleted one inserts nothing.
         created_at = now_ms()
-        mid = await conn.insert(Q.messages.create, {
-            "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
-            "content": content, "client_id": client_id, "created_at": created_at})
+        # 1. BEGIN, the gate and the message. A refused send rolls back, so nothing of it is kept.
+        # The unique key (sender_id, client_id) refuses a retried send (1062), and the INSERT
+        # selects from the recipient's row, so a missing or deleted one inserts nothing (id 0).
+        gate, inserted = await conn.batch(
+            (Q.messages.gate, {"sender_id": sender_id, "recipient_id": recipient_id}),
+            (Q.messages.create, {"sender_id": sender_id, "recipient_id": recipient_id,
+                                 "message_type": message_type, "content": content, "client_id": client_id,
+                                 "created_at": created_at}))
+        sender = _judge(gate.rows[0] if gate.rows else None)
+        mid = inserted.lastrowid
         if not mid:
             raise ValidationFailed({"recipient_id": ["No such user."]})
-        await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
-        # Both conversation rows in one statement, in user id order, so opposite sends never lock
-        # them in opposite orders.
-        lo, hi = sorted((sender_id, recipient_id))
-        await conn.execute(Q.conversations.touch_pair, {
-            "lo": lo, "hi": hi, "message_id": mid,
-            "lo_unread": int(lo == recipient_id), "hi_unread": int(hi == recipient_id)})
         media = None
         if media_id is not None:
+            await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
             media = media_of(app, await conn.fetchone(Q.messages.media_row, {"id": media_id}))
+        # 2. Both conversation rows (one statement, in user id order, so opposite sends never lock
+        # them in opposite orders), the recipient's notification unless they suppress it (as
+        # notifications.create decides), and the seqs of every event.
+        notify = not sender["suppressed"]
+        owners = [lo, hi] + ([recipient_id] if notify else [])
+        statements = [(Q.conversations.touch_pair, {
+            "lo": lo, "hi": hi, "message_id": mid,
+            "lo_unread": int(lo == recipient_id), "hi_unread": int(hi == recipient_id)})]
+        if notify:
+            statements.append((Q.notifications.create, {
+                "user_id": recipient_id, "type": "message", "actor_id": sender_id, "post_id": None,
+                "comment_id": None, "message_id": mid, "response_id": None, "created_at": created_at}))
+        statements.append((reservation(conn, owners), None))
+        done = await conn.batch(*statements)
         msg = {
             "id": mid, "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
             "content": content, "media": media, "client_id": client_id, "read_at": None,
             "responses_count": 0, "created_at": iso(created_at), "edited_at": None,
         }
-        note = await create_notification(conn, app, user_id=recipient_id, type="message", actor_id=sender_id,
-                                         message_id=mid, created_at=created_at, actor=sender)
-        items = [(uid, "message.created", msg) for uid in (lo, hi)]
-        if note is not None:
-            items.append((recipient_id, "notification.created", note))
-        await emit_many(conn, items)
+        items = [(lo, "message.created", msg), (hi, "message.created", msg)]
+        if notify:
+            items.append((recipient_id, "notification.created", present_notification(app, {
+                "id": done[1].lastrowid, "type": "message", "actor_id": sender_id,
+                "actor_username": sender["username"], "actor_full_name": sender["full_name"],
+                "actor_avatar_key": sender["avatar_key"], "post_id": None, "comment_id": None,
+                "message_id": mid, "is_read": False, "created_at": created_at})))
+        # 3. The log rows of the events go with the COMMIT (events.emitted).
+        emitted(conn, items, done[-1].rows)
         return msg
 
     try:
@@ -174,9 +197,11 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
         if code == 1452 and "fk_messages_recipient" in str(exc):  # ER_NO_REFERENCED_ROW_2
             raise ValidationFailed({"recipient_id": ["No such user."]}) from None
         # ER_DUP_ENTRY: a send with this client_id (a retry, or a concurrent send that won the unique
-        # key (sender_id, client_id)) is already stored: return that message.
+        # key (sender_id, client_id)) is already stored: return that message, unless the recipient
+        # refuses the sender now (the refusal is answered first, as for any send).
         if code != 1062 or client_id is None:
             raise
+        await may_message(app[DB], sender_id, recipient_id)
         row = await app[DB].fetchone(Q.messages.by_client_full, {"sender_id": sender_id, "client_id": client_id})
         if row is None:
             raise
