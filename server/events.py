@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from server.db import Conn, Tx
+from server.db import Conn, Result, Tx
 from server.formats import dumps
 from server.keys import BUS, CONFIG, DB, REDIS
 from server.queries import QUERIES as Q
@@ -53,36 +53,37 @@ async def emit(conn: Conn, user_id: int, type: str, data: dict[str, Any]) -> Eve
 
 
 async def emit_many(conn: Conn, items: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
-    """Several events (user_id, type, data) in one go: the seqs of all their users in one upsert
-    (rows in user id order, so concurrent transactions lock the counters in one order), one
+    """Several events (user_id, type, data) in one go: the seqs of all their users in one round
+    trip (in user id order, so concurrent transactions lock the counters in one order), one
     INSERT for their log rows (in a Tx: sent with the COMMIT).
 
     Returns the events in the order of items, each with its seq.
     """
-    events = emitted(conn, items, await conn.fetchall(reservation(conn, [user_id for user_id, _, _ in items])))
+    reserved = await conn.batch(*reservation(conn, [user_id for user_id, _, _ in items]))
+    events = emitted(conn, items, reserved)
     if not isinstance(conn, Tx):
         await conn.execute(_log_rows(conn, events))
     return events
 
 
-def reservation(conn: Conn, user_ids: list[int]) -> str:
-    """The one statement that reserves a seq for each event of these users (one user id per
-    event; its rows: user_id, seq = the last one reserved), for emitted() once it has run, alone
-    or in a Tx.batch()."""
+def reservation(conn: Conn, user_ids: list[int]) -> list[tuple[str, dict[str, int]]]:
+    """The statements that reserve a seq for each event of these users (one user id per event),
+    one per user in user id order, to run in one Tx.batch(); emitted() reads their results."""
     counts: dict[int, int] = {}
     for user_id in user_ids:
         counts[user_id] = counts.get(user_id, 0) + 1
-    return conn.mogrify_rows(Q.events.reserve_seqs, sorted(counts.items()))
+    return [(Q.events.reserve_seqs, {"user_id": user_id, "n": n}) for user_id, n in sorted(counts.items())]
 
 
-def emitted(conn: Conn, items: list[tuple[int, str, dict[str, Any]]], rows: list[dict[str, Any]]) -> list[Event]:
-    """The events of items numbered from their reservation's rows; in a Tx they are logged with
-    its COMMIT (and published after it by run_and_publish)."""
-    next_seq: dict[int, int] = {}
+def emitted(conn: Conn, items: list[tuple[int, str, dict[str, Any]]], reserved: list[Result]) -> list[Event]:
+    """The events of items, numbered from the results of their reservation() (each user's last
+    seq reserved is its statement's insert id); in a Tx they are logged with its COMMIT (and
+    published after it by run_and_publish)."""
+    counts: dict[int, int] = {}
     for user_id, _, _ in items:
-        next_seq[user_id] = next_seq.get(user_id, 0) + 1
-    for row in rows:
-        next_seq[int(row["user_id"])] = int(row["seq"]) - next_seq[int(row["user_id"])] + 1
+        counts[user_id] = counts.get(user_id, 0) + 1
+    next_seq = {user_id: result.lastrowid - n + 1
+                for (user_id, n), result in zip(sorted(counts.items()), reserved, strict=True)}
     events = []
     for user_id, type_, data in items:
         events.append(Event(user_id, type_, data, next_seq[user_id]))

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import aiomysql
 import pytest
 
+from server import chat
+from server.errors import DmNotAllowed
 from tests.helpers import next_frame
 from tests.test_multiworker import _register, _socket, start_servers  # noqa: F401, F811 - the fixture
-
-pytestmark = pytest.mark.slow
 
 PAIRS, PER_SENDER = 6, 25
 
@@ -36,6 +37,7 @@ async def _read_stream(ws, frames: list[dict], done: asyncio.Event, expected: in
                 done.set()
 
 
+@pytest.mark.slow
 async def test_concurrent_sends_across_processes_are_stored_then_delivered_once_in_order(start_servers):  # noqa: F811
     a, b = await asyncio.to_thread(start_servers, 2)
     async with aiohttp.ClientSession() as session:
@@ -102,3 +104,61 @@ async def test_concurrent_sends_across_processes_are_stored_then_delivered_once_
         for ws in out + into:
             await ws.close()
         await asyncio.gather(*readers, return_exceptions=True)
+
+
+async def test_concurrent_sends_of_a_process_share_their_round_trips(client, make_user, monkeypatch):
+    bob = await make_user()
+    senders = [await make_user() for _ in range(8)]
+    bob_ws = await client.ws_connect("/api/v1/ws", headers=bob.headers)
+    assert (await next_frame(bob_ws))["type"] == "hello"
+    trips: list[str] = []
+    execute_command = aiomysql.Connection._execute_command
+
+    async def counting(self, command, sql):
+        text = sql if isinstance(sql, str) else sql.decode(errors="replace")
+        if not text.upper().startswith("SET "):  # a new pooled connection's session settings
+            trips.append(text)
+        return await execute_command(self, command, sql)
+
+    monkeypatch.setattr(aiomysql.Connection, "_execute_command", counting)
+    sent = await asyncio.gather(*(chat.send_message(client.app, s.id, recipient_id=bob.id, content=f"g{i}",
+                                                    client_id=f"g{i}") for i, s in enumerate(senders)))
+    # The first is stored at once; the seven that arrived meanwhile together: each of the three
+    # round trips of a send (messages; conversations, notifications and seqs; log rows and COMMIT)
+    # happened twice for the eight.
+    for statement in ("INSERT INTO messages", "INSERT INTO conversations", "INSERT INTO user_events"):
+        assert sum(1 for trip in trips if statement in trip) == 2, (statement, trips)
+    group = next(trip for trip in trips if "INSERT INTO messages" in trip and "'g7'" in trip)
+    assert group.count("INSERT INTO messages") == 7
+    assert all(created for _, created in sent)
+    frames = [await next_frame(bob_ws, wait=10) for _ in range(2 * len(senders))]
+    assert [f["seq"] for f in frames] == list(range(frames[0]["seq"], frames[0]["seq"] + len(frames)))
+    pushed = {f["data"]["id"]: f["data"] for f in frames if f["type"] == "message.created"}
+    assert pushed == {msg["id"]: msg for msg, _ in sent}
+    notes = [f["data"] for f in frames if f["type"] == "notification.created"]
+    assert sorted(n["message_id"] for n in notes) == sorted(pushed)
+    for msg, _ in sent:  # stored as pushed
+        resp = await client.get(f"/api/v1/messages/{msg['id']}", headers=bob.headers)
+        assert resp.status == 200 and await resp.json() == msg
+
+
+async def test_a_refused_or_retried_send_in_a_group_gets_its_own_answer(client, make_user):
+    bob = await make_user()
+    senders = [await make_user() for _ in range(5)]
+    resp = await client.put(f"/api/v1/users/{senders[2].id}/block", headers=bob.headers)
+    assert resp.status == 200
+    first, _ = await chat.send_message(client.app, senders[3].id, recipient_id=bob.id, content="once",
+                                       client_id="again")
+    results = await asyncio.gather(
+        *(chat.send_message(client.app, s.id, recipient_id=bob.id, content=f"r{i}",
+                            client_id="again" if i == 3 else f"r{i}") for i, s in enumerate(senders)),
+        return_exceptions=True)
+    assert isinstance(results[2], DmNotAllowed)
+    assert results[3] == (first, False)  # the retry: the stored message, not a new one
+    for i in (0, 1, 4):
+        msg, created = results[i]
+        assert created and msg["content"] == f"r{i}"
+    resp = await client.get(f"/api/v1/conversations/{senders[2].id}/messages", headers=bob.headers)
+    assert resp.status == 200 and (await resp.json())["items"] == []  # nothing of the refused one
+    resp = await client.get(f"/api/v1/conversations/{senders[3].id}/messages", headers=bob.headers)
+    assert [m["id"] for m in (await resp.json())["items"]] == [first["id"]]

@@ -1,6 +1,7 @@
 """The hub: user id → this process's open sockets; ordered, gap-free delivery; presence.
 
-Each socket has exactly one reader (its handler) and one writer task draining a bounded send queue.
+Each socket has exactly one reader (its handler) and one writer task draining a bounded send queue
+(the frames queued at a time go out in one write).
 Stream events (with seq) reach a socket strictly in order and at most once: `last_seq` is the last
 seq queued, `target` the highest known to exist, and a gap is filled from the durable log in MySQL —
 which is also how a resume (?last_seq=N), a lost Redis publish and a bus reconnect heal.
@@ -329,7 +330,10 @@ class Hub:
                     texts.append(queue.get_nowait())
                 if queue.qsize() <= sock.low_water:
                     sock.drained.set()
-                await asyncio.wait_for(sock.send_texts(texts), WRITE_TIMEOUT)
+                # asyncio.timeout, not wait_for: no task per write (a write that does not block
+                # completes at once; only a drain waits).
+                async with asyncio.timeout(WRITE_TIMEOUT):
+                    await sock.send_texts(texts)
         except asyncio.CancelledError:
             raise
         except TimeoutError:

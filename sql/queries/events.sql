@@ -1,11 +1,10 @@
 -- Per-user event stream: seq assignment and the durable replay log.
 
--- name: reserve_seqs
--- Rows (user_id, n): each user's next n seqs, every user in one statement (rows in user id order:
--- one lock order); RETURNING gives each user's last seq reserved (server/events.py reservation).
-INSERT INTO user_event_seq (user_id, seq) VALUES (%s, %s)
-ON DUPLICATE KEY UPDATE seq = seq + VALUES(seq)
-RETURNING user_id, seq
+-- name: reserve_seqs<!
+-- The user's next n seqs; the last of them becomes the statement's insert id (server/events.py
+-- reservation: one of these per user, all in one round trip).
+INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(%(n)s))
+ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + %(n)s)
 
 -- name: append*!
 -- One multi-row INSERT for all the events of a transaction (sent with its COMMIT).
