@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONTENT = 5000
 GROUP_MAX = 32  # sends stored together at most (_Group)
+FLIGHTS = 2  # send transactions at once per process before sends queue up for a group (_Group)
 # message_type / response_type → the media types it may carry.
 MEDIA_TYPES = {"image": ("image", "gif"), "video": ("video",)}
 
@@ -172,11 +173,14 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
 
 
 class _Group:
-    """Group commit of a process's sends. A send while none is being stored is stored at once, in
-    its caller's task; sends that arrive meanwhile queue up and are then stored together, in one
-    transaction (the same three round trips for all of them), by a task of the process. Should the
-    transaction fail (a refusal, a retried client_id, a deadlock past its retries), each of its
-    sends is stored again on its own and gets its own answer: nothing of the group was kept.
+    """Group commit of a process's sends. While fewer than FLIGHTS send transactions are running in
+    the process, a send is stored at once, in its caller's task; sends that arrive while FLIGHTS
+    are running queue up, and the next transaction to finish goes on (in a task of the process)
+    to store all of them together, in one transaction: the same three round trips for all. So
+    under load the round trips, the COMMIT and the Redis publish are shared, and a slow commit
+    holds up no more than the sends queued behind it. Should a group's transaction fail (a
+    refusal, a retried client_id, a deadlock past its retries), nothing of it was kept: each of
+    its sends is then stored on its own and gets its own answer.
 
     Not with read replicas (the replica router notes a write in its caller's context), nor for a
     message with media: those are always stored on their own.
@@ -184,25 +188,27 @@ class _Group:
 
     def __init__(self, app: web.Application):
         self.app = app
-        self.busy = False
+        self.flights = 0  # send transactions running (a caller's or a group's)
         self.queue: list[_Send] = []
-        self.task: asyncio.Task | None = None
+        self.tasks: set[asyncio.Task] = set()
 
     async def send(self, send: _Send) -> tuple[dict[str, Any], bool]:
         if send.media_id is not None or self.app[DB].router is not None:
             return await _send_one(self.app, send)
-        if self.busy:
+        if self.flights >= FLIGHTS:
             send.done = asyncio.get_running_loop().create_future()
             self.queue.append(send)
             return await send.done
-        self.busy = True
+        self.flights += 1
         try:
             return await _send_one(self.app, send)
         finally:
-            if self.queue:
-                self.task = asyncio.create_task(self._drain())
+            if self.queue:  # this flight goes on with what queued meanwhile
+                task = asyncio.create_task(self._drain())
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
             else:
-                self.busy = False
+                self.flights -= 1
 
     async def _drain(self) -> None:
         group: list[_Send] = []
@@ -217,7 +223,7 @@ class _Group:
             self.queue = []
             raise
         finally:
-            self.busy = False
+            self.flights -= 1
 
     async def _store(self, group: list[_Send]) -> None:
         if len(group) > 1:
