@@ -429,7 +429,8 @@ class Bench:
             coro = wsbench.chat(base, [(t["user_id"], t["token"]) for t in toks[1:]], opts.chat_pairs, rate,
                                 opts.duration, self._stored, workers=workers,
                                 locate=lambda clients: procs.connection_owners(server.port, clients,
-                                                                               server.pids()))
+                                                                               server.pids()),
+                                server_cpu=lambda: procs.cpu_seconds(server.pids()))
             limit = 120 + opts.duration  # + placing the pairs on workers (bounded by wsbench)
         else:
             actor = toks[0] if toks else None
