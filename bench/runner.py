@@ -27,7 +27,8 @@ REDIS_PREFIX = "bench:"
 
 HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
                   "feed_cold", "public_timeline", "public_timeline_filtered", "comments", "like_toggle",
-                  "create_post", "mixed", "overload", "login"]
+                  "create_post", "conduit_articles", "conduit_feed", "conduit_article", "conduit_create",
+                  "mixed", "overload", "login"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
 SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
 SCRIPTS = {"overload": "get_post"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -35,12 +35,16 @@ async def attach_media(conn: Conn, user_id: int, media_ids: Sequence[int], *, po
 
 
 async def create_post(app: web.Application, user_id: int, content: str, title: str | None = None,
-                      media_ids: Sequence[int] = ()) -> int:
-    """Create a post (posts_count + 1, media attached) → its id; it joins the home timelines."""
+                      media_ids: Sequence[int] = (),
+                      extra: Callable[[Tx, int], Awaitable[None]] | None = None) -> int:
+    """Create a post (posts_count + 1, media attached) → its id; it joins the home timelines.
+    extra(tx, post_id) adds to it in the same transaction (an article's slug, description, tags)."""
     async def fn(conn: Tx) -> int:
         await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1})
         post_id = await conn.insert(Q.posts.create, {"user_id": user_id, "title": title, "content": content})
         await attach_media(conn, user_id, media_ids, post_id=post_id)
+        if extra is not None:
+            await extra(conn, post_id)
         return post_id
 
     post_id = await run_and_publish(app, fn)
