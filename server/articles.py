@@ -30,7 +30,7 @@ SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
 MAX_COMMENTS, MAX_TAG_CLOUD = 500, 200
 # Deepest offset a list pages to: past it a page is empty (OFFSET reads and drops every row before the
 # page, so an unbounded one is a scan a client can ask for).
-MAX_OFFSET = 10_000
+MAX_OFFSET = 1_000
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _FALLBACK = re.compile(r"^(.*)-(\d{1,19})$")
 _UNSET: Any = object()

@@ -11,7 +11,7 @@ local harvests = 0
 function request()
   if #slugs < 50 and harvests < 20 then
     harvests = harvests + 1
-    return get("/api/articles?limit=100&offset=" .. math.random(0, 5000), rand_token())
+    return get("/api/articles?limit=100&offset=" .. math.random(0, 1000), rand_token())
   end
   if #slugs == 0 then return get("/api/articles?limit=1", rand_token()) end
   return get("/api/articles/" .. slugs[math.random(#slugs)], rand_token())
