@@ -183,8 +183,8 @@ class ArticleCounts:
 
     Staleness: writes through this module keep the kept counts exact (a new or deleted article
     moves the counts it belongs to by one; a tag edit or a favorite drops the counts it touches). A
-    titled post, a deletion or a like through /api/v1, or a write served by another worker process,
-    shows within `ttl` seconds. A count loaded while a write ran is kept for a second only.
+    titled post, a deletion or a like through /api/v1, the rows an account-deletion job removes, or a
+    write served by another worker process, shows within `ttl` seconds. A count loaded while a write ran is kept for a second only.
     """
 
     SIZE = 4096  # kept counts per process; past it, expired ones go, then the oldest

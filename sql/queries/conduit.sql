@@ -100,13 +100,14 @@ WHERE l.user_id = %(fav_id)s AND p.is_article = 1
 
 -- name: count_hidden$
 -- %(mutes)s: whether the list leaves the viewer's mutes out. UNION: an author hidden twice over is
--- subtracted once.
+-- subtracted once. Deleted accounts: those whose deletion job has not finished (ix_account_deletions_
+-- pending); a finished one has no article left, and the tombstones of all the others are not read.
 SELECT COUNT(*) FROM (
   SELECT b.target_id AS id FROM blocks b WHERE b.user_id = %(viewer_id)s
   UNION SELECT b.user_id FROM blocks b WHERE b.target_id = %(viewer_id)s
   UNION SELECT mu.target_id FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND %(mutes)s
           AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3))
-  UNION SELECT hu.id FROM users hu WHERE hu.state = 'deleted'
+  UNION SELECT d.user_id FROM account_deletions d WHERE d.finished_at IS NULL
   UNION SELECT hu.id FROM users hu WHERE hu.state = 'suspended'
           AND NOT EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')
 ) h
