@@ -8,7 +8,8 @@ import importlib
 from aiohttp import web
 
 AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "media", "messages",
-         "notifications", "realtime", "avatars", "conduit", "reports", "admin"]
+         "notifications", "realtime", "avatars", "conduit", "reports", "admin",
+         "history"]
 AREAS.append("web")  # the web client at / (web/)
 
 

@@ -47,6 +47,7 @@ class CommentSchema(Schema):
     liked = fields.Boolean()
     created_at = fields.String()
     updated_at = fields.String()
+    edited_at = fields.String(allow_none=True, metadata={"description": "The last edit; null: never edited."})
     edited = fields.Boolean()
 
 

@@ -153,7 +153,7 @@ async def show(request: web.Request) -> web.Response:
 
 @routes.patch(r"/api/v1/messages/{id:\d+}")
 @docs("Edit one's own message", tags=TAGS, auth="required", body=MessageEditSchema,
-      responses={200: MessageSchema, 403: None, 404: None})
+      responses={200: MessageSchema, 403: None, 404: None, 422: None})
 async def edit(request: web.Request) -> web.Response:
     data = await load_body(request, MessageEditSchema())
     return json_response(await chat.edit_message(request.app, require_user(request), _id(request),

@@ -14,6 +14,7 @@ from server.db import Conn, Tx, error_code
 from server.errors import DmNotAllowed, Forbidden, NotFound, ValidationFailed
 from server.events import emit, emit_many, publish_transient, run_and_publish
 from server.formats import iso
+from server.history import save_message
 from server.http.pagination import PageParams, make_page
 from server.keys import DB
 from server.notifications import create as create_notification
@@ -200,7 +201,8 @@ async def get_message(app: web.Application, user_id: int, message_id: int) -> di
 
 
 async def edit_message(app: web.Application, user_id: int, message_id: int, content: str) -> dict[str, Any]:
-    """Sender only → the Message with edited_at; message.updated to both."""
+    """Sender only → the Message with edited_at; message.updated to both; the replaced version is
+    kept (server/history.py)."""
     async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
@@ -209,6 +211,7 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
         await refuse_between(conn, head["sender_id"], head["recipient_id"], "edit messages to this user")
         if len(content) > MAX_CONTENT or (not content.strip() and head["message_type"] == "text"):
             raise ValidationFailed({"content": [f"1–{MAX_CONTENT} characters, not blank."]})
+        await save_message(conn, message_id)  # the version this edit replaces
         await conn.execute(Q.messages.edit, {"id": message_id, "content": content})
         msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": message_id}))
         for uid in sorted((head["sender_id"], head["recipient_id"])):

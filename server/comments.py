@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server import history
 from server.blocks import refuse_between
 from server.db import Tx
 from server.documents import comment_docs, comment_page
@@ -45,13 +46,14 @@ async def create_comment(app: web.Application, user_id: int, post_id: int, conte
 
 async def update_comment(app: web.Application, user_id: int, comment_id: int, *, content: Any = _UNSET,
                          media_ids: Any = _UNSET) -> None:
-    """Edit one's own comment; media_ids replaces its attachments."""
+    """Edit one's own comment; media_ids replaces its attachments; the replaced version is kept."""
     async def fn(conn: Tx) -> None:
         row = await conn.fetchone(Q.comments.lock, {"id": comment_id})
         if row is None:
             raise NotFound("No such comment.")
         if row["user_id"] != user_id:
             raise Forbidden("Only the author may edit this comment.")
+        await history.save_comment(conn, comment_id)  # the version this edit replaces
         await conn.execute(Q.comments.update, {"id": comment_id, "set_content": content is not _UNSET,
                                                "content": None if content is _UNSET else content})
         if media_ids is not _UNSET:

@@ -14,28 +14,37 @@ from server.present import media_base
 from server.queries import QUERIES as Q
 
 
-async def _docs(app: web.Application, query: str, ids: Sequence[int], viewer_id: int | None,
-                conn: Conn | None) -> list[str]:
-    """One query whatever the page size: MariaDB builds each object as a JSON document."""
+async def _docs(app: web.Application, query: str, media_query: str, ids: Sequence[int],
+                viewer_id: int | None, conn: Conn | None) -> list[str]:
+    """MariaDB builds each object as a JSON document (one query whatever the page size) and their
+    media lists (a second query, only when a row has media); the lists are appended here as text.
+    (A JSON_ARRAYAGG subquery would cost an on-disk temporary table per statement: feed.sql.)"""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
     args = {"ids": ids, "viewer_id": viewer_id, "url_prefix": media_base(app)}
-    rows = await (conn or app[DB]).fetchall(query, args)
-    by_id = {r["id"]: r["doc"] for r in rows}
+    db = conn or app[DB]
+    rows = await db.fetchall(query, args)
+    media: dict[int, list[str]] = {}
+    with_media = [r["id"] for r in rows if r["has_media"]]
+    if with_media:
+        for m in await db.fetchall(media_query, dict(args, ids=with_media)):
+            media.setdefault(m["owner_id"], []).append(m["doc"])
+    by_id = {r["id"]: f'{r["doc"][:-1]}, "media": [{", ".join(media.get(r["id"], ()))}]}}' for r in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 async def post_docs(app: web.Application, ids: Sequence[int], viewer_id: int | None,
                     conn: Conn | None = None, replica: bool = False) -> list[str]:
     """Post JSON documents for ids, in the order given (missing ones left out)."""
-    return await _docs(app, Q.feed.post_docs, ids, viewer_id, conn or (app[DB].read() if replica else None))
+    return await _docs(app, Q.feed.post_docs, Q.feed.post_media, ids, viewer_id,
+                       conn or (app[DB].read() if replica else None))
 
 
 async def comment_docs(app: web.Application, ids: Sequence[int], viewer_id: int | None,
                        conn: Conn | None = None) -> list[str]:
     """Comment JSON documents for ids, in the order given (missing ones left out)."""
-    return await _docs(app, Q.feed.comment_docs, ids, viewer_id, conn)
+    return await _docs(app, Q.feed.comment_docs, Q.feed.comment_media, ids, viewer_id, conn)
 
 
 async def post_page(app: web.Application, query: str, p: PageParams, viewer_id: int | None,

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import timeline
+from server import history, timeline
 from server.db import Conn, Tx
 from server.documents import post_docs
 from server.errors import Forbidden, NotFound, ValidationFailed
@@ -63,9 +63,11 @@ async def _lock_own_post(conn: Conn, user_id: int, post_id: int) -> dict[str, An
 
 async def update_post(app: web.Application, user_id: int, post_id: int, *, content: Any = _UNSET,
                       title: Any = _UNSET, media_ids: Any = _UNSET) -> None:
-    """Edit one's own post: only the given fields change; media_ids replaces the attachments."""
+    """Edit one's own post: only the given fields change; media_ids replaces the attachments. The
+    version it replaces is kept (server/history.py), all or nothing with the edit."""
     async def fn(conn: Tx) -> None:
         await _lock_own_post(conn, user_id, post_id)
+        await history.save_post(conn, post_id)  # the version this edit replaces, in its transaction
         await conn.execute(Q.posts.update, {
             "id": post_id, "set_content": content is not _UNSET, "content": None if content is _UNSET else content,
             "set_title": title is not _UNSET, "title": None if title is _UNSET else title})

@@ -72,17 +72,22 @@ async def _reference(app, table: str, ids: list[int], viewer_id: int | None) -> 
         if table == "posts":
             obj["title"] = row["title"]
         obj["content"] = row["content"]
+        obj["likes_count"] = row["likes_count"]
+        if table == "posts":
+            obj["comments_count"] = row["comments_count"]
+        obj["liked"] = liked
+        if table == "posts":
+            obj["bookmarked"] = viewer_id is not None and bool(await db.fetchval(
+                "SELECT 1 FROM bookmarks WHERE post_id = %s AND user_id = %s", (i, viewer_id)))
+        obj.update(created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]),
+                   edited_at=iso(row["edited_at"]), edited=row["edited_at"] is not None)
+        # Last: server/documents.py appends the media list to the document MariaDB built.
         obj["media"] = [{
             "id": m["id"], "type": m["media_type"], "url": _url(app, m["storage_key"]),
             "thumbnail_url": _url(app, m["thumb_key"]), "width": m["width"], "height": m["height"],
             "duration": m["duration"], "size": m["size"], "content_type": m["content_type"],
             "created_at": iso(m["created_at"]),
         } for m in media]
-        obj["likes_count"] = row["likes_count"]
-        if table == "posts":
-            obj["comments_count"] = row["comments_count"]
-        obj.update(liked=liked, created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]),
-                   edited=row["edited_at"] is not None)
         out.append(obj)
     return out
 
@@ -127,6 +132,8 @@ async def _world(client, make_user):
     assert resp.status == 200
     for p in posts[:3]:
         await client.put(f"/api/v1/posts/{p['id']}/like", headers=bob.headers)
+    for p in (posts[0], posts[3]):
+        assert (await client.put(f"/api/v1/posts/{p['id']}/bookmark", headers=bob.headers)).status == 200
 
     post_id = posts[0]["id"]
     comments = [await comment_on(client, (bob, alice)[i % 2], post_id, text) for i, text in enumerate(TRICKY)]

@@ -114,6 +114,23 @@ def test_filtered_scenarios_are_compared_with_their_plain_ones():
     assert runner.HTTP_SCENARIOS.index("feed") < runner.HTTP_SCENARIOS.index("feed_filtered")
 
 
+def test_paired_slices_merge_into_one_row():
+    def part(requests, seconds, p50, p99, non2xx=0):
+        return {"requests": requests, "duration_s": seconds, "rps": requests / seconds,
+                "latency_ms": {"p50": p50, "p99": p99}, "errors": {"timeout": 1, "non2xx": non2xx},
+                "statuses": {"200": requests - non2xx, "503": non2xx}, "error_total": 1 + non2xx}
+
+    merged = runner._merge_slices([part(300, 1.0, 5.0, 20.0), part(100, 1.0, 9.0, 40.0, non2xx=2),
+                                   part(200, 2.0, 7.0, 30.0)])
+    assert merged["requests"] == 600 and merged["duration_s"] == 4.0 and merged["rps"] == 150.0
+    assert merged["latency_ms"] == {"p50": 7.0, "p99": 30.0}  # each percentile: the median of the slices'
+    assert merged["errors"] == {"timeout": 3, "non2xx": 2} and merged["statuses"] == {"200": 598, "503": 2}
+    assert merged["error_total"] == 5
+    for name, (plain, filtered) in runner.PAIRED.items():
+        assert name in runner.HTTP_SCENARIOS and runner.script_for(name) == filtered
+        assert plain in runner.HTTP_SCENARIOS and filtered in runner.FILTERED
+
+
 def test_progress_bar_only_on_a_terminal():
     class Tty(io.StringIO):
         def isatty(self):

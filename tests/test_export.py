@@ -19,8 +19,8 @@ from tests.test_deletion import comment, upload
 from tests.test_posts import new_post
 from tests.test_ws import send
 
-ENTRIES = {"profile.json", "posts.json", "comments.json", "likes.json", "follows.json", "messages.json",
-           "responses.json"}
+ENTRIES = {"profile.json", "posts.json", "comments.json", "likes.json", "bookmarks.json", "follows.json",
+           "messages.json", "responses.json"}
 
 
 async def download(client, user) -> bytes:

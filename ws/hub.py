@@ -132,6 +132,9 @@ class Hub:
         self.channels: dict[str, int] = {}
         self.instance = uuid.uuid4().hex
         self._tasks: set[asyncio.Task] = set()
+        # One presence change at a time per user in this process (arrive vs gone), each paired with
+        # its Redis read in one MULTI: see _presence_arrive.
+        self._presence_locks: dict[int, list] = {}
         self._rate = parse_rate(self.config.ratelimit.ws_frames) if self.config.ratelimit.enabled else None
         # API.md: a frame may be at most ws.max_frame bytes. aiohttp refuses a message of exactly its
         # max_msg_size (its check is `>=`), so the socket is opened with one byte more and _read
@@ -472,13 +475,38 @@ class Hub:
             counts = await pipe.execute()
         return {uid: bool(c) for uid, c in zip(user_ids, counts, strict=True)}
 
-    async def _presence_arrive(self, sock: Socket, first_here: bool) -> bool:
-        """Mark the user online; whether they already were (on another socket or worker)."""
+    @contextlib.asynccontextmanager
+    async def _presence_turn(self, user_id: int):
+        entry = self._presence_locks.setdefault(user_id, [asyncio.Lock(), 0])
+        entry[1] += 1
         try:
-            was_online = (await self.is_online([sock.user_id]))[sock.user_id]
-            if first_here:
-                await self._mark(sock.user_id)
-            return was_online
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._presence_locks[user_id]
+
+    async def _presence_arrive(self, sock: Socket, first_here: bool) -> bool:
+        """Mark the user online; whether they already were (on another socket or worker).
+
+        Only the user's first socket in this process marks and may announce (a second one finds them
+        online here). The mark and the count of the other live entries are one MULTI, and a user's
+        arrive and gone in this process take turns, so two changes never both read "offline" (a
+        doubled "online") nor does a reconnect race its own departure (an "offline" left standing
+        while connected)."""
+        if not first_here:
+            return True
+        try:
+            async with self._presence_turn(sock.user_id):
+                key, now, ttl = self._presence_key(sock.user_id), time.time(), self.config.ws.presence_ttl
+                async with self.app[REDIS].client.pipeline(transaction=True) as pipe:
+                    pipe.zremrangebyscore(key, "-inf", now)
+                    pipe.zcount(key, now, "+inf")
+                    pipe.zadd(key, {self.instance: now + ttl})
+                    pipe.expire(key, ttl)
+                    _, live, _, _ = await pipe.execute()
+                return bool(live)
         except Exception as exc:  # presence is best effort (Redis down)
             log.info("presence unavailable: %s", exc)
             return True
@@ -498,14 +526,20 @@ class Hub:
 
     async def _presence_gone(self, user_id: int) -> None:
         try:
-            r = self.app[REDIS]
-            await r.client.zrem(self._presence_key(user_id), self.instance)
-            if (await self.is_online([user_id]))[user_id]:
-                return  # still connected on another worker
-            peers = [row["peer_id"] for row in await self.app[DB].fetchall(
-                Q.realtime.recent_peers, {"user_id": user_id, "limit": PRESENCE_PEERS})]
-            online = await self.is_online(peers) if peers else {}
-            await self._announce(user_id, [p for p, on in online.items() if on], False)
+            async with self._presence_turn(user_id):
+                if user_id in self.users:
+                    return  # back on a new socket here meanwhile: still online
+                key = self._presence_key(user_id)
+                async with self.app[REDIS].client.pipeline(transaction=True) as pipe:
+                    pipe.zrem(key, self.instance)
+                    pipe.zcount(key, time.time(), "+inf")
+                    _, live = await pipe.execute()
+                if live:
+                    return  # still connected on another worker
+                peers = [row["peer_id"] for row in await self.app[DB].fetchall(
+                    Q.realtime.recent_peers, {"user_id": user_id, "limit": PRESENCE_PEERS})]
+                online = await self.is_online(peers) if peers else {}
+                await self._announce(user_id, [p for p, on in online.items() if on], False)
         except Exception as exc:
             log.info("presence update failed: %s", exc)
 

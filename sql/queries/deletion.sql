@@ -166,6 +166,10 @@ ORDER BY id LIMIT %(limit)s FOR UPDATE
 -- name: delete_media_in!
 DELETE FROM media WHERE id IN %(ids)s
 
+-- name: delete_bookmarks!
+-- ix_bookmarks_user (user_id, id); nothing counts them.
+DELETE FROM bookmarks WHERE user_id = %(user_id)s LIMIT %(limit)s
+
 -- name: delete_events!
 DELETE FROM user_events WHERE user_id = %(user_id)s LIMIT %(limit)s
 

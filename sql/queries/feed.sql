@@ -77,6 +77,10 @@ ORDER BY c.id {dir} LIMIT %(limit)s
 --   collations": CONVERT them;
 -- - times: CAST of a DATETIME(3) is "YYYY-MM-DD HH:MM:SS.mmm", the same text as responses.iso().
 -- %(url_prefix)s is the storage backend's URL prefix (NULL without storage: every URL is null).
+-- - no JSON_ARRAYAGG/GROUP_CONCAT of documents here: its temporary table holds a blob, so MariaDB
+--   makes it an on-disk Aria table, created and deleted in tmpdir by every statement (measured:
+--   1 disk table per post_docs call, the larger part of its cost). Lists (`media`) are their own
+--   query, only for the rows whose `has_media` says so, and server/documents.py appends them.
 
 -- name: post_docs
 SELECT p.id, JSON_OBJECT(
@@ -85,30 +89,22 @@ SELECT p.id, JSON_OBJECT(
                         'profile_pic', COALESCE(u.image_url, CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4)))),
   'title', p.title,
   'content', p.content,
-  'media', COALESCE((
-    SELECT JSON_ARRAYAGG(JSON_OBJECT(
-      'id', m.id, 'type', m.media_type,
-      'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
-      'thumbnail_url', CONCAT(%(url_prefix)s, CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4)),
-      'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
-      'content_type', CONVERT(m.content_type USING utf8mb4),
-      'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
-    ) ORDER BY m.position, m.id)
-    FROM media m WHERE m.post_id = p.id), JSON_ARRAY()),
   'likes_count', p.likes_count,
   'comments_count', p.comments_count,
   'liked', EXISTS(SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) IS TRUE,
+  'bookmarked', EXISTS(SELECT 1 FROM bookmarks bm WHERE bm.user_id = %(viewer_id)s AND bm.post_id = p.id) IS TRUE,
   'created_at', CONCAT(REPLACE(CAST(p.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updated_at', CONCAT(REPLACE(CAST(p.updated_at AS CHAR), ' ', 'T'), 'Z'),
+  'edited_at', CONCAT(REPLACE(CAST(p.edited_at AS CHAR), ' ', 'T'), 'Z'),
   'edited', p.edited_at IS NOT NULL
-) AS doc
+) AS doc,
+EXISTS(SELECT 1 FROM media m WHERE m.post_id = p.id) AS has_media
 FROM posts p
 JOIN users u ON u.id = p.user_id
 LEFT JOIN media av ON av.id = u.avatar_media_id
 -- A post of a user who blocks the viewer is none to them (pages leave such posts out before this).
--- An anti-join rather than NOT EXISTS: no further subquery beside the JSON_ARRAYAGG one.
 LEFT JOIN blocks bk ON bk.user_id = p.user_id AND bk.target_id = %(viewer_id)s
--- The viewer's role by a join too: a subquery here beside JSON_ARRAYAGG's has crashed MariaDB 10.11.
+-- The viewer's role by a join (a subquery beside a JSON_ARRAYAGG one has crashed MariaDB 10.11).
 LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE p.id IN %(ids)s AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
@@ -120,22 +116,14 @@ SELECT c.id, JSON_OBJECT(
   'author', JSON_OBJECT('id', u.id, 'username', u.username, 'full_name', u.full_name,
                         'profile_pic', COALESCE(u.image_url, CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4)))),
   'content', c.content,
-  'media', COALESCE((
-    SELECT JSON_ARRAYAGG(JSON_OBJECT(
-      'id', m.id, 'type', m.media_type,
-      'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
-      'thumbnail_url', CONCAT(%(url_prefix)s, CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4)),
-      'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
-      'content_type', CONVERT(m.content_type USING utf8mb4),
-      'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
-    ) ORDER BY m.position, m.id)
-    FROM media m WHERE m.comment_id = c.id), JSON_ARRAY()),
   'likes_count', c.likes_count,
   'liked', EXISTS(SELECT 1 FROM comment_likes l WHERE l.comment_id = c.id AND l.user_id = %(viewer_id)s) IS TRUE,
   'created_at', CONCAT(REPLACE(CAST(c.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updated_at', CONCAT(REPLACE(CAST(c.updated_at AS CHAR), ' ', 'T'), 'Z'),
+  'edited_at', CONCAT(REPLACE(CAST(c.edited_at AS CHAR), ' ', 'T'), 'Z'),
   'edited', c.edited_at IS NOT NULL
-) AS doc
+) AS doc,
+EXISTS(SELECT 1 FROM media m WHERE m.comment_id = c.id) AS has_media
 FROM comments c
 JOIN users u ON u.id = c.user_id
 LEFT JOIN media av ON av.id = u.avatar_media_id
@@ -143,3 +131,28 @@ LEFT JOIN blocks bk ON bk.user_id = c.user_id AND bk.target_id = %(viewer_id)s
 LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE c.id IN %(ids)s AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
+
+-- name: post_media
+-- The media of posts, one JSON object per row, in display order (ix_media_post).
+SELECT m.post_id AS owner_id, JSON_OBJECT(
+  'id', m.id, 'type', m.media_type,
+  'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
+  'thumbnail_url', CONCAT(%(url_prefix)s, CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4)),
+  'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
+  'content_type', CONVERT(m.content_type USING utf8mb4),
+  'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
+) AS doc
+FROM media m WHERE m.post_id IN %(ids)s
+ORDER BY m.post_id, m.position, m.id
+
+-- name: comment_media
+SELECT m.comment_id AS owner_id, JSON_OBJECT(
+  'id', m.id, 'type', m.media_type,
+  'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
+  'thumbnail_url', CONCAT(%(url_prefix)s, CONVERT(NULLIF(m.thumb_key, '') USING utf8mb4)),
+  'width', m.width, 'height', m.height, 'duration', m.duration, 'size', m.size,
+  'content_type', CONVERT(m.content_type USING utf8mb4),
+  'created_at', CONCAT(REPLACE(CAST(m.created_at AS CHAR), ' ', 'T'), 'Z')
+) AS doc
+FROM media m WHERE m.comment_id IN %(ids)s
+ORDER BY m.comment_id, m.position, m.id
