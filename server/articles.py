@@ -150,12 +150,20 @@ def _with_slug(doc: str, slug: str) -> str:
 
 async def _docs(app: web.Application, conn: Any, ids: list[int], viewer_id: int | None, *,
                 with_body: bool) -> list[str]:
-    """Article JSON documents for ids, in that order (ones the viewer may not see left out): one query."""
+    """Article JSON documents for ids, in that order (ones the viewer may not see left out): one query,
+    and one more for the tag lists when a row has tags."""
     if not ids:
         return []
     rows = await conn.fetchall(_DOCS[with_body], {"ids": ids, "viewer_id": viewer_id, "url_prefix": media_base(app)})
-    by_id = {r["id"]: r["doc"] if r["fallback_title"] is None
-             else _with_slug(r["doc"], fallback_slug(r["fallback_title"], r["id"])) for r in rows}
+    tags: dict[int, list[str]] = {}
+    if tagged := [r["id"] for r in rows if r["has_tags"]]:
+        for t in await conn.fetchall(Q.conduit.article_tags, {"ids": tagged}):
+            tags.setdefault(t["post_id"], []).append(t["tag"])
+    by_id = {}
+    for r in rows:
+        doc = f'{r["doc"][:-1]}, "tagList": [{", ".join(tags.get(r["id"], ()))}]}}'
+        by_id[r["id"]] = doc if r["fallback_title"] is None else _with_slug(
+            doc, fallback_slug(r["fallback_title"], r["id"]))
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -123,15 +123,14 @@ WHERE (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
 -- into the response as text: (id, doc, fallback_title). {body} is `'body', p.content,` for a single
 -- article and empty for lists (spec 2.0 leaves the body out of them). 'slug' comes first: a titled
 -- post without a stored slug (made through /api/v1) has "slug": null and its title in
--- fallback_title, and server/articles.py writes "<slugified title>-<id>" in its place.
+-- fallback_title, and server/articles.py writes "<slugified title>-<id>" in its place. The tag list
+-- is article_tags, read only for the rows whose has_tags says so, appended as text (no JSON_ARRAYAGG:
+-- its temporary table is an on-disk one per statement, see feed.sql).
 SELECT p.id, IF(p.slug IS NULL, p.title, NULL) AS fallback_title, JSON_OBJECT(
   'slug', p.slug,
   'title', p.title,
   'description', COALESCE(p.description, ''),
   {body}
-  'tagList', COALESCE((
-    SELECT JSON_ARRAYAGG(t.name ORDER BY pt.position)
-    FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id), JSON_ARRAY()),
   'createdAt', CONCAT(REPLACE(CAST(p.created_at AS CHAR), ' ', 'T'), 'Z'),
   'updatedAt', CONCAT(REPLACE(CAST(p.updated_at AS CHAR), ' ', 'T'), 'Z'),
   'favorited', EXISTS(SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(viewer_id)s) IS TRUE,
@@ -142,7 +141,8 @@ SELECT p.id, IF(p.slug IS NULL, p.title, NULL) AS fallback_title, JSON_OBJECT(
     'image', COALESCE(u.image_url, CONCAT(%(url_prefix)s, CONVERT(av.storage_key USING utf8mb4))),
     'following', EXISTS(SELECT 1 FROM follows f
                         WHERE f.follower_id = %(viewer_id)s AND f.followee_id = p.user_id) IS TRUE)
-) AS doc
+) AS doc,
+EXISTS(SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id) AS has_tags
 FROM posts p
 JOIN users u ON u.id = p.user_id
 LEFT JOIN media av ON av.id = u.avatar_media_id
@@ -150,6 +150,12 @@ LEFT JOIN blocks bk ON bk.user_id = p.user_id AND bk.target_id = %(viewer_id)s
 LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE p.id IN %(ids)s AND p.is_article = 1 AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
+
+-- name: article_tags
+-- Each tag of the posts as a JSON string, in list order.
+SELECT pt.post_id, JSON_QUOTE(t.name) AS tag FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+WHERE pt.post_id IN %(ids)s
+ORDER BY pt.post_id, pt.position
 
 -- name: tags_of_posts
 SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
