@@ -100,6 +100,10 @@ def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids:
         heavy_tokens = [open_session(u) for u in heavy]
         cold_tokens = [open_session(u) for u in cold]
         filtered_tokens = [open_session(u) for u in filtered]
+        # Tags for tag_page, most used first (as often picked as the Zipf vocabulary of bench/seed.py).
+        cur.execute("SELECT t.name FROM post_hashtags ph JOIN tags t ON t.id = ph.tag_id "
+                    "GROUP BY ph.tag_id, t.name ORDER BY COUNT(*) DESC, t.name LIMIT 50")
+        tags = [r[0] for r in cur.fetchall()]
         logins = []
         if sample:
             cur.execute("SELECT username FROM users WHERE id IN %s ORDER BY id", (sample[:200],))
@@ -110,7 +114,7 @@ def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids:
         "hot_posts": (max(ranges["posts"][0], ranges["posts"][1] - max(ranges["posts"][1] // 5, 1) + 1),
                       ranges["posts"][1]),
         "tokens": tokens, "heavy_tokens": heavy_tokens, "cold_tokens": cold_tokens,
-        "filtered_tokens": filtered_tokens, "logins": logins,
+        "filtered_tokens": filtered_tokens, "logins": logins, "tags": tags,
         "password": password,
     }
 
@@ -132,6 +136,7 @@ def to_lua(data: dict) -> str:
         parts += [f"    {{{int(t['user_id'])}, {_lua_str(t['token'])}}},\n" for t in data.get(key, [])]
         parts.append("  },\n")
     parts.append("  logins = {" + ", ".join(_lua_str(u) for u in data["logins"]) + "},\n")
+    parts.append("  tags = {" + ", ".join(_lua_str(t) for t in data.get("tags", [])) + "},\n")
     parts.append(f"  password = {_lua_str(data.get('password') or '')},\n}}\n")
     return "".join(parts)
 

@@ -7,8 +7,8 @@ import importlib
 
 from aiohttp import web
 
-AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "media", "messages",
-         "notifications", "realtime", "avatars", "conduit", "reports", "admin",
+AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "tags", "media", "messages",
+         "notifications", "reactions", "realtime", "avatars", "conduit", "reports", "admin",
          "history"]
 AREAS.append("web")  # the web client at / (web/)
 

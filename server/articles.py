@@ -19,12 +19,13 @@ import orjson
 import pymysql
 from aiohttp import web
 
-from server import comments, likes, posts
+from server import comments, hashtags, likes, posts
 from server.db import Conn, error_code
 from server.errors import NotFound
 from server.keys import CONFIG, DB, SERVICES
 from server.present import media_base
 from server.queries import QUERIES as Q
+from server.textrefs import normalize_tag
 
 SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
 MAX_COMMENTS, MAX_TAG_CLOUD = 500, 200
@@ -92,8 +93,9 @@ async def article_id(app: web.Application, slug: str) -> int:
     return post_id
 
 
-async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
-                        description: Any = _UNSET, tags: list[str] | None = None, new: bool = False) -> None:
+async def _save_article(conn: Conn, app: web.Application, post_id: int, *, title: str | None = None,
+                        description: Any = _UNSET, tags: list[str] | None = None,
+                        new: bool = False) -> hashtags.TagChange:
     """Inside a transaction: what an article adds to its post (a new title gets a new slug).
 
     Locks: a new post has no tags to clear (a DELETE of absent rows would take a gap lock at the
@@ -129,6 +131,9 @@ async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
             else:
                 await conn.execute(Q.conduit.put_post_tag, {"post_id": post_id, "tag_id": tag_id,
                                                             "position": wanted[tag_id]})
+        # The post's normalized tags (its hashtags and this list's), after post_tags' rows.
+        return await hashtags.sync_post(conn, app, post_id)
+    return hashtags.TagChange()
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -190,7 +195,8 @@ class ArticleCounts:
     accounts), exactly and at once.
 
     Staleness: writes through this module keep the kept counts exact (a new or deleted article
-    moves the counts it belongs to by one; a tag edit or a favorite drops the counts it touches). A
+    moves the counts of all articles and of its author by one and drops those of tags; a tag or body
+    edit drops those of tags, a favorite those of the user's favorites). A
     titled post, a deletion or a like through /api/v1, the rows an account-deletion job removes, or a
     write served by another worker process, shows within `ttl` seconds. A count loaded while a write ran is kept for a second only.
     """
@@ -229,15 +235,16 @@ class ArticleCounts:
         for key in [k for k, v in self.values.items() if v[1] <= now] or list(self.values)[: self.SIZE // 4]:
             del self.values[key]
 
-    def moved(self, author_id: int, tags: list[str], delta: int) -> None:
-        """An article by author_id with these tags was created (+1) or deleted (-1)."""
+    def moved(self, author_id: int, delta: int) -> None:
+        """An article by author_id was created (+1) or deleted (-1): the counts of every article and of
+        the author's move by one; those of tags (its tag list and its body's #hashtags) and, for a
+        deletion, of favorites are dropped."""
         self.writes += 1
         for key in list(self.values):
             _, tag, author, fav = key
-            if fav is not None:
-                if delta < 0:  # its favorites went with it
-                    del self.values[key]
-            elif (tag is None or tag in tags) and (author is None or author == author_id):
+            if tag is not None or (fav is not None and delta < 0):
+                del self.values[key]
+            elif fav is None and (author is None or author == author_id):
                 self.values[key][0] += delta
 
     def drop(self, *, tags: bool = False, fav_id: int | None = None) -> None:
@@ -282,11 +289,13 @@ async def list_articles(app: web.Application, viewer_id: int | None, *, limit: i
     What the viewer does not see is left out in the SQL (conduit.sql): a user who blocks the viewer
     names no one; users blocked either way and, in the unfiltered and tag lists, muted users.
     """
-    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "tag": tag or None,
+    # A tag by its normalized form: tagList values as sent and #hashtags in bodies are one tag.
+    norm = normalize_tag(tag) if tag else None
+    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "tag": norm or None,
                             "limit": limit, "offset": offset, "viewer_id": viewer_id}
     lookups = ((author, "author_id", Q.conduit.user_id_by_username, "username"),
                (favorited, "fav_id", Q.conduit.user_id_by_username, "username"),
-               (tag, "tag_id", Q.conduit.tag_id, "name"))
+               (norm, "tag_id", Q.hashtags.id_of, "name"))
     for value, key, query, name in lookups:
         if value:
             args[key] = await app[DB].read().fetchval(query, {name: value, "viewer_id": viewer_id})
@@ -320,8 +329,9 @@ async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int)
 
 
 async def popular_tags(app: web.Application) -> list[str]:
-    """Tags in use, most used first (at most MAX_TAG_CLOUD)."""
-    return [r["name"] for r in await app[DB].read().fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
+    """Tags in use (their normalized forms, articles' and posts' hashtags alike), most used first
+    (at most MAX_TAG_CLOUD)."""
+    return await hashtags.popular(app, MAX_TAG_CLOUD)
 
 
 async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
@@ -331,7 +341,7 @@ async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
     (Inserting them inside the transaction held the duplicate's shared next-key lock until COMMIT:
     concurrent articles sharing one tag deadlocked on each other's new tags, MariaDB 1213.)"""
     if tags:
-        await app[DB].executemany(Q.conduit.add_tags, [{"name": t} for t in sorted(set(tags))])
+        await hashtags.ensure(app, tags)  # the names as sent and their normalized forms
 
 
 # --- writes ---------------------------------------------------------------------------------------
@@ -341,10 +351,15 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
     """A post with a title, plus slug, description and tags, all or nothing → the Article document."""
     tags = normalize_tags(tags) or []
     await _add_tags(app, tags)
-    # One transaction: the post and what makes it an article, all or nothing.
-    post_id = await posts.create_post(app, user_id, body, title=title, extra=lambda tx, post_id: _save_article(
-        tx, post_id, title=title, description=description, tags=tags, new=True))
-    counts(app).moved(user_id, tags, +1)
+    post_id = await posts.create_post(app, user_id, body, title=title)
+    try:
+        change = await app[DB].run(lambda tx: _save_article(tx, app, post_id, title=title,
+                                                            description=description, tags=tags, new=True))
+    except Exception:
+        await posts.delete_post(app, user_id, post_id)  # all or nothing, as one create
+        raise
+    await posts.tags_changed(app, post_id, change)
+    counts(app).moved(user_id, +1)
     return await article(app, post_id, user_id)
 
 
@@ -362,10 +377,11 @@ async def update_article(app: web.Application, user_id: int, slug: str, changes:
     reslug = new_title is not None and (new_title != head["title"] or head["slug"] is None)
     tags = normalize_tags(changes.get("tags"))
     await _add_tags(app, tags)
-    await app[DB].run(lambda tx: _save_article(
-        tx, post_id, title=new_title if reslug else None,
+    change = await app[DB].run(lambda tx: _save_article(
+        tx, app, post_id, title=new_title if reslug else None,
         description=changes["description"] if "description" in changes else _UNSET, tags=tags))
-    if tags is not None:
+    await posts.tags_changed(app, post_id, change)
+    if tags is not None or "body" in changes:  # the tag list, or #hashtags in the body
         counts(app).drop(tags=True)
     return await article(app, post_id, user_id)
 
@@ -373,9 +389,8 @@ async def update_article(app: web.Application, user_id: int, slug: str, changes:
 async def delete_article(app: web.Application, user_id: int, slug: str) -> None:
     """Delete one's article: its comments, favorites and notifications go with it."""
     post_id = await article_id(app, slug)
-    tags = [r["name"] for r in await app[DB].fetchall(Q.conduit.tags_of_posts, {"ids": [post_id]})]
     await posts.delete_post(app, user_id, post_id)
-    counts(app).moved(user_id, tags, -1)
+    counts(app).moved(user_id, -1)
 
 
 async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = True) -> str:

@@ -20,6 +20,8 @@ from server.keys import DB
 from server.notifications import create as create_notification
 from server.notifications import notify, now_ms
 from server.queries import QUERIES as Q
+from server.reactions import attach as attach_reactions
+from server.reactions import summaries as reaction_summaries
 
 MAX_CONTENT = 5000
 # message_type / response_type → the media types it may carry.
@@ -158,7 +160,7 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
         msg = {
             "id": mid, "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
             "content": content, "media": media, "client_id": client_id, "read_at": None,
-            "responses_count": 0, "created_at": iso(created_at), "edited_at": None,
+            "responses_count": 0, "created_at": iso(created_at), "edited_at": None, "reactions": [],
         }
         note = await create_notification(conn, app, user_id=recipient_id, type="message", actor_id=sender_id,
                                          message_id=mid, created_at=created_at, actor=sender)
@@ -183,7 +185,7 @@ async def send_message(app: web.Application, sender_id: int, *, recipient_id: in
             raise
     if row["recipient_id"] != recipient_id:
         raise ValidationFailed({"client_id": ["Already used for a message to another user."]})
-    return message(app, row), False
+    return (await attach_reactions(app, sender_id, [message(app, row)]))[0], False
 
 
 async def _participant_message(conn: Conn, user_id: int, message_id: int, *, lock: bool) -> dict[str, Any]:
@@ -197,7 +199,7 @@ async def get_message(app: web.Application, user_id: int, message_id: int) -> di
     row = await app[DB].fetchone(Q.messages.by_id, {"id": message_id})
     if row is None or user_id not in (row["sender_id"], row["recipient_id"]):
         raise NotFound("No such message.")
-    return message(app, row)
+    return (await attach_reactions(app, user_id, [message(app, row)]))[0]
 
 
 async def edit_message(app: web.Application, user_id: int, message_id: int, content: str) -> dict[str, Any]:
@@ -214,9 +216,12 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
         await save_message(conn, message_id)  # the version this edit replaces
         await conn.execute(Q.messages.edit, {"id": message_id, "content": content})
         msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": message_id}))
-        for uid in sorted((head["sender_id"], head["recipient_id"])):
-            await emit(conn, uid, "message.updated", msg)
-        return msg
+        # Each side's document carries the reactions as that side sees them (`me`).
+        lo, hi = sorted((head["sender_id"], head["recipient_id"]))
+        views = (await reaction_summaries(conn, [message_id], lo, hi)).get(message_id, ([], []))
+        for uid, view in ((lo, views[0]), (hi, views[1])):
+            await emit(conn, uid, "message.updated", {**msg, "reactions": view})
+        return {**msg, "reactions": views[0] if user_id == lo else views[1]}
 
     return await run_and_publish(app, fn)
 
@@ -333,7 +338,9 @@ async def mute_conversation(app: web.Application, user_id: int, peer_id: int, *,
 async def conversations(app: web.Application, user_id: int, p: PageParams) -> dict[str, Any]:
     """The user's conversations, most recent first → a page of Conversation."""
     rows = await app[DB].fetchall(p.sql(Q.conversations.page), p.args(user_id=user_id))
-    return make_page(rows, p, key=lambda r: r["last_message_id"], dump=lambda r: conversation(app, r))
+    page = make_page(rows, p, key=lambda r: r["last_message_id"], dump=lambda r: conversation(app, r))
+    await attach_reactions(app, user_id, [c["last_message"] for c in page["items"]])
+    return page
 
 
 async def history(app: web.Application, user_id: int, peer_id: int, p: PageParams) -> dict[str, Any]:
@@ -342,7 +349,9 @@ async def history(app: web.Application, user_id: int, peer_id: int, p: PageParam
     if peer_id == user_id or not await db.fetchval(Q.messages.user_exists, {"id": peer_id}):
         raise NotFound("No such user.")
     rows = await db.fetchall(p.sql(Q.messages.history), p.args(**pair(user_id, peer_id)))
-    return make_page(rows, p, dump=lambda r: message(app, r))
+    page = make_page(rows, p, dump=lambda r: message(app, r))
+    await attach_reactions(app, user_id, page["items"])
+    return page
 
 
 async def responses(app: web.Application, user_id: int, message_id: int, p: PageParams) -> dict[str, Any]:

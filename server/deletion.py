@@ -218,7 +218,8 @@ class Job:
     async def rest(self) -> bool:
         removed = 0
         for query in (D.delete_events, D.delete_event_seq, D.delete_idempotency, D.delete_resets,
-                      D.delete_conversations, D.delete_sessions):
+                      D.delete_conversations, D.delete_reactions, D.delete_sessions, D.delete_tag_follows,
+                      D.delete_post_mentions, D.delete_comment_mentions):
             removed += await self.app[DB].execute(query, self.args)
         return removed > 0
 

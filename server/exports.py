@@ -1,5 +1,5 @@
 """Account export: one zip of everything of an account (profile, posts, comments, likes, bookmarks,
-follows, messages and responses as JSON, plus every file it uploaded), streamed to the client as it is made.
+follows, messages, responses and reactions as JSON, plus every file it uploaded), streamed to the client as it is made.
 
 Why a hand-rolled stream over the standard library's zipfile, not the archive built in memory or
 in a temporary file: an account may hold gigabytes of media, and one export must not cost the
@@ -201,6 +201,7 @@ def entries(app: web.Application, user_id: int) -> list[tuple[str, AsyncIterator
                                             ("followers", _rows(app, E.followers, user_id, ("id",)))])),
         ("messages.json", _json_array(_messages(app, user_id))),
         ("responses.json", _json_array(_responses(app, user_id))),
+        ("reactions.json", _json_array(_rows(app, E.reactions, user_id, ("id",)))),
     ]
 
 

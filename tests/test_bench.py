@@ -44,6 +44,8 @@ async def test_small_seed_has_exact_counters_and_is_deterministic(config):
     first = _snapshot(config)
 
     assert summary["counts"] == {"users": 50, "follows": 250, "posts": 150, "comments": 100, "post_likes": 200}
+    tagged = summary["hashtags"]
+    assert 15 <= tagged["posts"] <= 80 and tagged["posts"] <= tagged["uses"] <= 3 * tagged["posts"]
     assert len(first["users"]) == 50 and len(first["posts"]) == 150 and len(first["follows"]) == 250
     assert first["mismatch"] == {"posts_count": 0, "followers_count": 0, "following_count": 0,
                                  "likes_count": 0, "comments_count": 0}

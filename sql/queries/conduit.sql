@@ -41,8 +41,9 @@ WHERE l.user_id = %(fav_id)s AND p.is_article = 1
 ORDER BY l.post_id DESC LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: page_by_tag
--- ix_post_tags_tag (tag_id, post_id); author and favorited may narrow it further.
-SELECT t.post_id AS id FROM post_tags t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.user_id
+-- ix_post_hashtags_tag (tag_id, post_id): the normalized tag (server/hashtags.py), from a tagList or
+-- a #hashtag in the body; author and favorited may narrow it further.
+SELECT t.post_id AS id FROM post_hashtags t JOIN posts p ON p.id = t.post_id JOIN users u ON u.id = p.user_id
 WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
@@ -87,7 +88,8 @@ WHERE f.follower_id = %(viewer_id)s
 SELECT COUNT(*) FROM posts WHERE is_article = 1
 
 -- name: count_tagged$
-SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id
+-- The normalized tag (post_hashtags, as page_by_tag).
+SELECT COUNT(*) FROM post_hashtags t JOIN posts p ON p.id = t.post_id
 WHERE t.tag_id = %(tag_id)s AND p.is_article = 1
   AND (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
@@ -114,7 +116,7 @@ SELECT COUNT(*) FROM (
 JOIN posts p ON p.user_id = h.id AND p.is_article = 1
 WHERE (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(tag_id)s IS NULL OR EXISTS (
-        SELECT 1 FROM post_tags t WHERE t.post_id = p.id AND t.tag_id = %(tag_id)s))
+        SELECT 1 FROM post_hashtags t WHERE t.post_id = p.id AND t.tag_id = %(tag_id)s))
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(fav_id)s))
 
@@ -157,11 +159,6 @@ SELECT pt.post_id, JSON_QUOTE(t.name) AS tag FROM post_tags pt JOIN tags t ON t.
 WHERE pt.post_id IN %(ids)s
 ORDER BY pt.post_id, pt.position
 
--- name: tags_of_posts
-SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
-WHERE pt.post_id IN %(ids)s
-ORDER BY pt.post_id, pt.position
-
 -- name: by_slug$
 -- slug is ascii_bin. A slug with other characters (which no stored slug has) must match
 -- nothing rather than fail with 1267 (illegal mix of collations): the argument is converted to
@@ -184,15 +181,9 @@ UPDATE posts SET description = %(description)s WHERE id = %(id)s
 -- name: set_slug!
 UPDATE posts SET slug = %(slug)s WHERE id = %(id)s
 
--- name: add_tags!
-INSERT IGNORE INTO tags (name) VALUES (%(name)s)
-
 -- name: tag_ids
 -- The tags were added (autocommit) before the transaction began, so a plain read sees them.
 SELECT id, name FROM tags WHERE name IN %(names)s
-
--- name: tag_id$
-SELECT id FROM tags WHERE name = %(name)s
 
 -- name: lock_post$
 SELECT id FROM posts WHERE id = %(id)s FOR UPDATE
@@ -206,13 +197,6 @@ DELETE FROM post_tags WHERE post_id = %(post_id)s AND tag_id = %(tag_id)s
 -- name: put_post_tag!
 INSERT INTO post_tags (post_id, tag_id, position) VALUES (%(post_id)s, %(tag_id)s, %(position)s)
 ON DUPLICATE KEY UPDATE position = VALUES(position)
-
--- name: popular_tags
--- Tags in use, most used first (a scan of ix_post_tags_tag, bounded by the LIMIT's sort).
-SELECT t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
-GROUP BY pt.tag_id, t.name
-ORDER BY COUNT(*) DESC, t.name
-LIMIT %(limit)s
 
 -- name: user_id_by_username$
 -- None for a user who blocks the viewer, as for no such user.

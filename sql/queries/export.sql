@@ -88,6 +88,11 @@ SELECT r.id, r.message_id, r.response_type, r.content, r.created_at, md.storage_
 FROM message_responses r LEFT JOIN media md ON md.response_id = r.id
 WHERE r.author_id = %(user_id)s AND r.id > %(after)s ORDER BY r.id LIMIT %(limit)s
 
+-- name: reactions
+-- ix_message_reactions_user (user_id, id): the account's own reactions on messages.
+SELECT id, message_id, emoji, created_at FROM message_reactions
+WHERE user_id = %(user_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
+
 -- name: files
 -- Every file the account uploaded (avatar, posts, comments, chat), each once: keyset on the key,
 -- since content-addressed files may back several of its media rows.
