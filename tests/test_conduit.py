@@ -483,6 +483,14 @@ async def test_articles_count_stays_exact_through_writes_while_kept(aiohttp_clie
                             json={"article": {"tagList": ["odd"]}})
     assert resp.status == 200
     assert await counts() == (3, 1, 2, 0, 1)
+    # A #hashtag in a body edit is the same tag as a tagList entry.
+    resp = await client.put(f"/api/articles/{third['slug']}", headers=jake.headers,
+                            json={"article": {"body": "Now about #dragons too."}})
+    assert resp.status == 200
+    assert await counts() == (3, 2, 2, 0, 2)
+    resp = await client.put(f"/api/articles/{third['slug']}", headers=jake.headers,
+                            json={"article": {"body": "Very carefully."}})
+    assert await counts() == (3, 1, 2, 0, 1)
     assert (await client.post(f"/api/articles/{first['slug']}/favorite", headers=anna.headers)).status == 200
     assert await counts() == (3, 1, 2, 1, 1)
     assert (await client.delete(f"/api/articles/{first['slug']}/favorite", headers=anna.headers)).status == 200
