@@ -278,9 +278,9 @@ async def check_credentials(app: web.Application, client: Client, login: str, pa
 
     An unknown login costs and answers exactly like a wrong password.
     """
-    # A full hashing queue refuses at once, before the rate limits and the user's row are read: a
-    # burst of logins past it costs the server next to nothing (503 busy, Retry-After).
-    password_gate(app).check()
+    # A full hashing queue refuses (within 0.1 s) before the rate limits and the user's row are read:
+    # a burst of logins past it costs the server next to nothing (503 busy, Retry-After).
+    await password_gate(app).check()
     config = app[CONFIG]
     rates, account, ip = limiter(app), login.strip().lower(), client.ident
     await rates.check_failures("login_account", account, config.ratelimit.login_account)

@@ -18,6 +18,8 @@ from server.keys import CONFIG, EXECUTOR, SERVICES
 
 T = TypeVar("T")
 
+# Seconds a refused hash waits before its 503 (HashGate.check).
+REFUSAL_PAUSE = 0.1
 # Hashed for unknown logins so they cost the same time as a wrong password.
 _DUMMY: dict[int, bytes] = {}
 
@@ -48,13 +50,19 @@ class HashGate:
     def retry_after(self) -> int:
         return max(1, math.ceil(self.admitted / self.threads * self.seconds))
 
-    def check(self) -> None:
-        """HashingBusy now if a hash would not be admitted: callers refuse before any other work."""
+    async def check(self) -> None:
+        """HashingBusy if a hash would not be admitted now: callers refuse before any other work.
+
+        The refusal waits REFUSAL_PAUSE first. A client that ignores Retry-After and retries at once
+        (a load generator, a naive script) would otherwise spin the event loop on refusals alone and
+        slow every other request of the process; the pause caps each such connection's retries at a
+        few per second, and 0.1 s is still an answer long before any client timeout."""
         if self.admitted >= self.threads + self.queue:
+            await asyncio.sleep(REFUSAL_PAUSE)
             raise HashingBusy(self.retry_after())
 
     async def run(self, app: web.Application, fn: Callable[..., T], *args: Any) -> T:
-        self.check()
+        await self.check()
         self.admitted += 1
         try:
             async with self.slots:
