@@ -127,7 +127,9 @@ WHERE (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
 -- post without a stored slug (made through /api/v1) has "slug": null and its title in
 -- fallback_title, and server/articles.py writes "<slugified title>-<id>" in its place. The tag list
 -- is article_tags, read only for the rows whose has_tags says so, appended as text (no JSON_ARRAYAGG:
--- its temporary table is an on-disk one per statement, see feed.sql).
+-- its temporary table is an on-disk one per statement, see feed.sql). subquery_cache=off: as feed.sql's
+-- post_docs (each correlated EXISTS is one index probe per row; the cache would be a temporary table).
+SET STATEMENT optimizer_switch='subquery_cache=off' FOR
 SELECT p.id, IF(p.slug IS NULL, p.title, NULL) AS fallback_title, JSON_OBJECT(
   'slug', p.slug,
   'title', p.title,
