@@ -29,7 +29,8 @@ REDIS_PREFIX = "bench:"
 HTTP_SCENARIOS = ["hello", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
                   "feed_cold", "public_timeline", "public_timeline_filtered", "feed_blocking", "public_timeline_blocking",
                   "comments", "like_toggle",
-                  "create_post", "mixed", "overload", "login", "tag_page", "search"]
+                  "create_post", "conduit_articles", "conduit_feed", "conduit_article", "conduit_create",
+                  "mixed", "overload", "login", "tag_page", "search"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
 SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
 SCRIPTS = {"overload": "get_post", "feed_blocking": "feed_filtered",
