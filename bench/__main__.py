@@ -63,7 +63,8 @@ def cmd_run(args) -> None:
         chat_rate=args.chat_rate, fanout_receivers=args.fanout_receivers,
         overload_connections=args.overload_connections, tokens=args.tokens, cold_tokens=args.cold_tokens,
         filtered_tokens=args.filtered_tokens,
-        database=args.database, out_dir=Path(args.out_dir), reseed=args.reseed)
+        database=args.database, out_dir=Path(args.out_dir), reseed=args.reseed,
+        keep_db_settings=args.keep_db_settings)
     runner.run(opts)
 
 
@@ -129,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="wrk connections of the overload phase (capped by the open-files limit)")
     r.add_argument("--out-dir", default=str(runner.RESULTS))
     r.add_argument("--reseed", action="store_true", help="seed the default dataset again first")
+    r.add_argument("--keep-db-settings", action="store_true",
+                   help="leave innodb_buffer_pool_size as it is (by default the run raises it to hold the "
+                        "bench database, loads the indexes, and puts it back at the end)")
     db_opts(r)
     r.set_defaults(fn=cmd_run)
 

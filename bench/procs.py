@@ -45,6 +45,11 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12]) if fields else 0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes together, in seconds."""
+    return sum(cpu_ticks(p) for p in pids) / CLK_TCK
+
+
 def host_busy_ticks() -> int:
     """Busy (non-idle, non-iowait) ticks of the whole machine, all cores."""
     try:

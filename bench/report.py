@@ -58,6 +58,12 @@ def markdown(result: dict) -> str:
         f"-d{params.get('duration', '?')}s` per HTTP scenario (login: c={params.get('login_connections', '?')}). "
         f"Load average at the start: {host.get('loadavg', '?')}.",
     ]
+    pool = (result.get("db") or {}).get("buffer_pool") or {}
+    if pool:
+        mb = {k: pool.get(k, 0) >> 20 for k in ("before", "after", "dataset")}
+        lines.append(f"MariaDB buffer pool: {mb['after']:,} MB for a {mb['dataset']:,} MB bench database"
+                     + (f" (raised from {mb['before']:,} MB for the run, every index loaded in "
+                        f"{pool.get('warmed_s', '?')} s)" if mb["after"] != mb["before"] else "") + ".")
     if counts:
         lines.append("Dataset: " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
                      + f" (seed {dataset.get('spec', {}).get('seed', '?')}).")

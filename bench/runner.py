@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -26,11 +27,14 @@ BENCH_DATABASE = "chatter_bench"
 REDIS_PREFIX = "bench:"
 
 HTTP_SCENARIOS = ["hello", "healthz", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
-                  "feed_cold", "public_timeline", "public_timeline_filtered", "comments", "like_toggle",
-                  "create_post", "mixed", "overload", "login"]
+                  "feed_cold", "public_timeline", "public_timeline_filtered", "feed_blocking", "public_timeline_blocking",
+                  "comments", "like_toggle",
+                  "create_post", "conduit_articles", "conduit_feed", "conduit_article", "conduit_create",
+                  "mixed", "overload", "login", "tag_page", "search"]
 WS_SCENARIOS = ["ws_chat", "ws_fanout", "ws_hold"]
 SCENARIOS = HTTP_SCENARIOS + WS_SCENARIOS
-SCRIPTS = {"overload": "get_post"}
+SCRIPTS = {"overload": "get_post", "feed_blocking": "feed_filtered",
+           "public_timeline_blocking": "public_timeline_filtered"}
 NO_RATIO = {"overload"}  # its req/s counts the 503s it sheds: no share of hello  # scenarios driven by another scenario's Lua script
 # Scenarios measured in steady state: the home timelines of these token lists are warmed first.
 WARMED = {"feed": ("tokens",), "feed_filtered": ("filtered_tokens",), "feed_heavy": ("heavy_tokens",),
@@ -38,6 +42,12 @@ WARMED = {"feed": ("tokens",), "feed_filtered": ("filtered_tokens",), "feed_heav
 # The same pages read by users who each block and mute 100 accounts: compared with the plain scenario
 # of the same run (the issue's target: within 10 %).
 FILTERED = {"feed_filtered": "feed", "public_timeline_filtered": "public_timeline"}
+# The same comparison made robust to a drifting machine: the plain and the filtered scenario run
+# in alternating slices (ABBA...) of one window, so background load hits both alike; the row is the
+# filtered side, `filter_ratio` its req/s over the plain side's from the same slices.
+PAIRED = {"feed_blocking": ("feed", "feed_filtered"),
+          "public_timeline_blocking": ("public_timeline", "public_timeline_filtered")}
+PAIRED_SLICES = 6
 
 
 def script_for(name: str) -> str:
@@ -62,6 +72,7 @@ class Options:
     cold_tokens: int = 4_000
     filtered_tokens: int = 100
     database: str = BENCH_DATABASE
+    keep_db_settings: bool = False
     out_dir: Path = RESULTS
     reseed: bool = False
 
@@ -162,6 +173,26 @@ def _wrk_version(path: str | None) -> str:
         return "?"
 
 
+def _merge_slices(parts: list[dict]) -> dict:
+    """Several wrk runs of one scenario as one: totals summed, each latency percentile the median of
+    the runs' (percentiles cannot be merged exactly without the histograms)."""
+    requests = sum(p["requests"] for p in parts)
+    seconds = sum(p["duration_s"] for p in parts) or 1e-9
+    keys = sorted({k for p in parts for k in p["latency_ms"]})
+    latency = {k: round(statistics.median(p["latency_ms"][k] for p in parts if k in p["latency_ms"]), 3)
+               for k in keys}
+    errors: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    for p in parts:
+        for k, v in p["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+        for k, v in p["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    return {"requests": requests, "duration_s": round(seconds, 3), "rps": round(requests / seconds, 1),
+            "latency_ms": latency, "errors": errors, "statuses": statuses,
+            "error_total": sum(p.get("error_total", 0) for p in parts)}
+
+
 def _row(scenario: str, workers: int, kind: str, **extra) -> dict:
     row = {"scenario": scenario, "workers": workers, "kind": kind, "rps": None, "requests": 0,
            "latency_ms": {}, "errors": {}, "error_total": 0, "statuses": {}, "cpu": {}, "notes": ""}
@@ -214,6 +245,8 @@ class Bench:
     def http(self, name: str, server: procs.Server, workers: int) -> dict:
         if name == "overload":
             return self.overload(server, workers)
+        if name in PAIRED:
+            return self.paired(name, server, workers)
         opts = self.opts
         conns = opts.login_connections if name == "login" else opts.connections
         row = _row(name, workers, "http", connections=conns)
@@ -262,6 +295,55 @@ class Bench:
         row["notes"] = "; ".join(notes)
         if not server.alive():
             row["failed"] = (row.get("failed") or "") + " server died: " + server.log_tail(3)
+        return row
+
+    def paired(self, name: str, server: procs.Server, workers: int) -> dict:
+        """PAIRED: plain and filtered pages in alternating slices of --duration each (ABBA order)."""
+        opts = self.opts
+        plain, filtered = PAIRED[name]
+        conns = opts.connections
+        row = _row(name, workers, "http", connections=conns)
+        if not self.wrk:
+            row["failed"] = "wrk is not installed"
+            return row
+        notes = []
+        lists = tuple(dict.fromkeys(WARMED.get(plain, ()) + WARMED.get(filtered, ())))
+        if lists:
+            row["warm"] = self.warm(server, lists)
+            notes.append("steady state: " + feeds.warm_note(row["warm"]))
+        if opts.warmup > 0:
+            for s in (plain, filtered):
+                self._finish(self._wrk(server, s, opts.warmup, conns), opts.warmup)
+        part = max(1.0, opts.duration / PAIRED_SLICES)
+        slices: dict[str, list[dict]] = {plain: [], filtered: []}
+        sampler = self.sampler(server, "children")
+        sampler.start()
+        for i in range(PAIRED_SLICES):
+            for s in ((plain, filtered) if i % 2 == 0 else (filtered, plain)):
+                out, err, finished = self._finish(self._wrk(server, s, part, conns), part)
+                if not finished or "BENCH_JSON" not in out:
+                    row["failed"] = f"{s}: wrk failed: " + (err.strip().splitlines() or ["no output"])[-1][:200]
+                    break
+                slices[s].append(wrk.parse(out))
+            if row.get("failed"):
+                break
+        row["cpu"] = sampler.stop()
+        if row.get("failed"):
+            return row
+        mine, base = _merge_slices(slices[filtered]), _merge_slices(slices[plain])
+        row.update(mine)
+        row["plain"] = dict(base, scenario=plain)
+        row["filter_ratio"] = round(mine["rps"] / base["rps"], 4) if base["rps"] else None
+        row["slice_ratios"] = [round(f["rps"] / p["rps"], 4) if p["rps"] else None
+                               for f, p in zip(slices[filtered], slices[plain], strict=True)]
+        if row["filter_ratio"] is not None:
+            notes.append(f"{filtered} vs {plain} in {PAIRED_SLICES} alternating slices of {part:.1f} s each: "
+                         f"{mine['rps']:,.0f} vs {base['rps']:,.0f} req/s = {row['filter_ratio'] * 100:.1f} % "
+                         f"(p50 {mine['latency_ms'].get('p50')} vs {base['latency_ms'].get('p50')} ms; slices "
+                         + ", ".join(f"{r * 100:.0f} %" for r in row["slice_ratios"] if r is not None) + ")")
+        row["notes"] = "; ".join(notes)
+        if not server.alive():
+            row["failed"] = "server died: " + server.log_tail(3)
         return row
 
     def overload(self, server: procs.Server, workers: int) -> dict:
@@ -348,7 +430,8 @@ class Bench:
             coro = wsbench.chat(base, [(t["user_id"], t["token"]) for t in toks[1:]], opts.chat_pairs, rate,
                                 opts.duration, self._stored, workers=workers,
                                 locate=lambda clients: procs.connection_owners(server.port, clients,
-                                                                               server.pids()))
+                                                                               server.pids()),
+                                server_cpu=lambda: procs.cpu_seconds(server.pids()))
             limit = 120 + opts.duration  # + placing the pairs on workers (bounded by wsbench)
         else:
             actor = toks[0] if toks else None
@@ -443,6 +526,64 @@ def add_ratios(rows: list[dict]) -> None:
         r["notes"] = "; ".join(n for n in (r.get("notes"), note) if n)
 
 
+POOL_CHUNK = 128 << 20
+
+
+def fit_buffer_pool(config: Config, keep: bool) -> dict:
+    """Make MariaDB's buffer pool hold the bench database, as any deployment serving it would (the
+    server default of 128 MB holds a fifth of the default dataset: the reads then measure InnoDB
+    page churn, not Chatter), and load every index into it. `SET GLOBAL` resizes it online; run()
+    puts the old size back at the end. keep (--keep-db-settings): only report."""
+    conn = seed.connect(config)
+    info: dict = {}
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@innodb_buffer_pool_size")
+            info["before"] = info["after"] = int(cur.fetchone()[0])
+            cur.execute("SELECT table_name, SUM(data_length + index_length) FROM information_schema.tables "
+                        "WHERE table_schema = DATABASE() AND engine = 'InnoDB' GROUP BY table_name")
+            sizes = {name: int(n or 0) for name, n in cur.fetchall()}
+            info["dataset"] = sum(sizes.values())
+            want = -(-(info["dataset"] * 5 // 4 + POOL_CHUNK) // POOL_CHUNK) * POOL_CHUNK
+            if keep or info["before"] >= want:
+                return info
+            try:
+                cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (want,))
+            except Exception as exc:  # not allowed (no SUPER): measure with what there is
+                info["error"] = str(exc)
+                return info
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                cur.execute("SELECT @@innodb_buffer_pool_size")
+                if int(cur.fetchone()[0]) >= want:
+                    break
+                time.sleep(0.5)
+            info["after"] = want
+            t0 = time.monotonic()
+            cur.execute("SELECT table_name, index_name FROM information_schema.statistics "
+                        "WHERE table_schema = DATABASE() GROUP BY table_name, index_name")
+            for table, index in cur.fetchall():  # names from the catalogue, not from input
+                if table in sizes and time.monotonic() < deadline:
+                    cur.execute(f"SELECT COUNT(*) FROM `{table}` FORCE INDEX (`{index}`)")  # noqa: S608
+                    cur.fetchall()
+            info["warmed_s"] = round(time.monotonic() - t0, 1)
+    finally:
+        conn.close()
+    return info
+
+
+def restore_buffer_pool(config: Config, info: dict) -> None:
+    if info.get("after", 0) != info.get("before", 0):
+        conn = seed.connect(config)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (info["before"],))
+        except Exception as exc:
+            _say(f"could not put innodb_buffer_pool_size back to {info['before']}: {exc}")
+        finally:
+            conn.close()
+
+
 def run(opts: Options) -> Path:
     started = datetime.now(UTC)
     loadavg = " ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -458,11 +599,17 @@ def run(opts: Options) -> Path:
         opts.scenarios = ["hello"] + opts.scenarios  # the ceiling is measured in every run
     config = bench_config(opts.database)
     data = prepare_dataset(config, opts)
+    pool = fit_buffer_pool(config, opts.keep_db_settings)
+    if pool.get("error"):
+        problems.append(f"innodb_buffer_pool_size stays {pool['before'] >> 20} MB: {pool['error']}")
     bench = Bench(opts, config, wrk_path, data)
     bench.problems = problems
     rows: list[dict] = []
-    for workers in opts.workers:
-        rows.extend(bench.run_workers(workers))
+    try:
+        for workers in opts.workers:
+            rows.extend(bench.run_workers(workers))
+    finally:
+        restore_buffer_pool(config, pool)
     add_ratios(rows)
     result = {
         "version": 1,
@@ -477,6 +624,7 @@ def run(opts: Options) -> Path:
                    "fanout_receivers": opts.fanout_receivers,
                    "overload_connections": opts.overload_connections, "database": config.db.name},
         "dataset": data["meta"],
+        "db": {"buffer_pool": pool},
         "results": rows,
         "problems": bench.problems,
     }

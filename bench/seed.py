@@ -29,6 +29,7 @@ from server.config import Config
 PASSWORD = "bench-password-1"  # every seeded user's password (the login scenario uses it)
 # Children first: the wipe runs with FOREIGN_KEY_CHECKS=0 anyway.
 TABLES = [
+    "tag_follows", "post_mentions", "comment_mentions", "comment_hashtags", "post_hashtags", "post_tags", "tags",
     "blocks", "mutes", "conversation_mutes",
     "user_events", "user_event_seq", "idempotency_keys", "notifications", "conversations",
     "comment_likes", "post_likes", "media", "message_responses", "messages", "comments", "posts",
@@ -37,6 +38,16 @@ TABLES = [
 CHUNK = 50_000  # rows per LOAD DATA file / progress step
 INSERT_BATCH = 2_000  # rows per multi-row INSERT in the fallback path
 _USERNAME_BAD = re.compile(r"[^a-z0-9_]")
+# Hashtags: this share of posts carries one to three tags from a small vocabulary, drawn with a
+# Zipf-like weight (the first tags are on many posts, the last on few), from a random stream of
+# their own so the rest of the data set is the same with or without them.
+TAG_VOCABULARY = [
+    "news", "music", "python", "travel", "food", "photography", "sports", "art", "books", "coffee",
+    "gaming", "science", "movies", "fitness", "nature", "history", "design", "startups", "cats", "dogs",
+    "weather", "football", "jazz", "cooking", "space", "climate", "poetry", "hiking", "linux", "rust",
+    "chess", "gardening", "running", "theatre", "cycling", "podcasts", "anime", "baking", "birds", "tea",
+]
+TAG_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,30 @@ class Loader:
         self.conn.commit()
 
 
+SEED_BUFFER_POOL = 1 << 30
+
+
+def raise_buffer_pool(conn: pymysql.Connection, size: int) -> int | None:
+    """Raise MariaDB's buffer pool to `size` for a while (the 128 MB default has failed bulk loads
+    with 1206 "lock table size"); the size to put back, or None when nothing changed."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@innodb_buffer_pool_size")
+        before = int(cur.fetchone()[0])
+        if before >= size:
+            return None
+        try:
+            cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
+        except pymysql.err.MySQLError:
+            return None  # not allowed: load with what there is
+    return before
+
+
+def restore_buffer_pool(conn: pymysql.Connection, before: int | None) -> None:
+    if before is not None:
+        with contextlib.suppress(pymysql.err.MySQLError), conn.cursor() as cur:
+            cur.execute("SET GLOBAL innodb_buffer_pool_size = %s", (before,))
+
+
 def wipe(conn: pymysql.Connection) -> None:
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES")
@@ -259,6 +294,7 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
     now = datetime.now(UTC).replace(tzinfo=None)
     year = timedelta(days=365)
     conn = connect(config, database)
+    pool_before = raise_buffer_pool(conn, SEED_BUFFER_POOL)
     try:
         with conn.cursor() as cur:
             # Safe because the generator makes every key unique and every reference valid.
@@ -309,17 +345,34 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
             def post_created(pid: int) -> datetime:
                 return now - year + post_span * (pid / max(n_posts, 1))
 
+            tag_rng = random.Random(spec.seed * 1_000_003 + 17)
+            tag_weights = [1.0 / (rank + 1) for rank in range(len(TAG_VOCABULARY))]
+            hashtags: list[tuple] = []  # post_hashtags rows
+
+            def post_tags(pid: int, author: int, created: str) -> str:
+                if tag_rng.random() >= TAG_SHARE:
+                    return ""
+                picked = list(dict.fromkeys(tag_rng.choices(range(len(TAG_VOCABULARY)), tag_weights,
+                                                            k=tag_rng.randint(1, 3))))
+                hashtags.extend((pid, t + 1, author, pos, created) for pos, t in enumerate(picked))
+                return " " + " ".join("#" + TAG_VOCABULARY[t] for t in picked)
+
             def post_row(i: int) -> tuple:
                 pid = i + 1
                 content = " ".join(text.sentences[rng.randrange(len(text.sentences))]
                                    for _ in range(rng.randint(1, 3)))
                 title = text.titles[rng.randrange(len(text.titles))] if rng.random() < 0.3 else None
                 created = _dt(post_created(pid))
+                content += post_tags(pid, data.authors[i], created)
                 return (pid, data.authors[i], title, content, likes_count[pid], comments_count[pid],
                         created, created)
 
             stream("posts", "posts", ["id", "user_id", "title", "content", "likes_count", "comments_count",
                                       "created_at", "updated_at"], n_posts, post_row)
+            # Normalized tag rows (name = norm: the vocabulary is lower-case ASCII), ids 1..n.
+            loader.load("tags", ["id", "name", "norm"], [(i + 1, t, t) for i, t in enumerate(TAG_VOCABULARY)])
+            stream("post_hashtags", "post_hashtags", ["post_id", "tag_id", "user_id", "position", "created_at"],
+                   len(hashtags), lambda i: hashtags[i])
 
             def comment_row(i: int) -> tuple:
                 pid, uid = data.comments[i]
@@ -336,10 +389,11 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
             stream("post_likes", "post_likes", ["id", "post_id", "user_id", "created_at"],
                    len(data.likes), like_row)
         with conn.cursor() as cur:
-            cur.execute("ANALYZE TABLE users, follows, posts, comments, post_likes")
+            cur.execute("ANALYZE TABLE users, follows, posts, comments, post_likes, tags, post_hashtags")
             cur.fetchall()
         conn.commit()
     finally:
+        restore_buffer_pool(conn, pool_before)
         conn.close()
     summary = {
         "spec": {k: v for k, v in asdict(spec).items() if k != "password"},
@@ -347,6 +401,8 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
         "database": database or config.db.name,
         "counts": {"users": spec.users, "follows": len(data.follows), "posts": len(data.authors),
                    "comments": len(data.comments), "post_likes": len(data.likes)},
+        "hashtags": {"tags": len(TAG_VOCABULARY), "uses": len(hashtags),
+                     "posts": len({row[0] for row in hashtags})},
         "heavy_user_ids": list(range(1, spec.heavy_users + 1)) if spec.heavy_follows < spec.users else [],
         "seconds": round(time.monotonic() - t0, 1),
         "seeded_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pymysql
@@ -67,6 +68,54 @@ def _block_and_mute(cur, rng: random.Random, users: list[int], lo: int, hi: int,
         cur.executemany("INSERT INTO mutes (user_id, target_id) VALUES (%s, %s)", mutes)
 
 
+SEARCH_SAMPLE = 400  # posts whose words make the search scenario's queries
+_SEARCH_WORD = re.compile(r"[a-z]{4,}")
+
+
+def _url_quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def search_paths(cur, rng: random.Random, lo: int, hi: int, users: tuple[int, int],
+                 sample: int = SEARCH_SAMPLE) -> list[str]:
+    """Request paths for the search scenario, from the words of random seeded posts (so every query
+    is made of words that occur, common ones as often as they are common): one word (40 %), two
+    words of one post (25 %), a phrase of two neighbouring words (10 %), a word minus another (10 %),
+    and a username prefix of 2-4 letters (15 %)."""
+    if hi < lo:
+        return []
+    ids = sorted({rng.randint(lo, hi) for _ in range(sample)})
+    cur.execute("SELECT CONCAT_WS(' ', title, content) FROM posts WHERE id IN %s", (ids,))
+    texts = [_SEARCH_WORD.findall(r[0].lower()) for r in cur.fetchall()]
+    texts = [t for t in texts if len(t) >= 3]
+    names: list[str] = []
+    if users[1] >= users[0]:
+        cur.execute("SELECT username FROM users WHERE id IN %s",
+                    (sorted({rng.randint(*users) for _ in range(sample // 4)}),))
+        names = [r[0] for r in cur.fetchall()]
+    paths = []
+    for words in texts:
+        roll = rng.random()
+        if roll < 0.40:
+            q = rng.choice(words)
+        elif roll < 0.65:
+            q = " ".join(rng.sample(words, 2))
+        elif roll < 0.75:
+            i = rng.randrange(len(words) - 1)
+            q = f'"{words[i]} {words[i + 1]}"'
+        elif roll < 0.85 or not names:
+            a, b = rng.sample(words, 2)
+            q = f"{a} -{b}"
+        else:
+            name = rng.choice(names)
+            paths.append(f"/api/v1/search?type=users&q={_url_quote(name[:rng.randint(2, 4)])}")
+            continue
+        paths.append(f"/api/v1/search?q={_url_quote(q)}")
+    return paths
+
+
 def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids: list[int] | None = None,
          seed: int = 1, password: str | None = None, cold_count: int = 0,
          filtered_count: int = 0, filter_size: int = FILTER_SIZE) -> dict:
@@ -100,6 +149,11 @@ def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids:
         heavy_tokens = [open_session(u) for u in heavy]
         cold_tokens = [open_session(u) for u in cold]
         filtered_tokens = [open_session(u) for u in filtered]
+        # Tags for tag_page, most used first (as often picked as the Zipf vocabulary of bench/seed.py).
+        cur.execute("SELECT t.name FROM post_hashtags ph JOIN tags t ON t.id = ph.tag_id "
+                    "GROUP BY ph.tag_id, t.name ORDER BY COUNT(*) DESC, t.name LIMIT 50")
+        tags = [r[0] for r in cur.fetchall()]
+        search = search_paths(cur, rng, *ranges["posts"], ranges["users"])
         logins = []
         if sample:
             cur.execute("SELECT username FROM users WHERE id IN %s ORDER BY id", (sample[:200],))
@@ -110,7 +164,7 @@ def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids:
         "hot_posts": (max(ranges["posts"][0], ranges["posts"][1] - max(ranges["posts"][1] // 5, 1) + 1),
                       ranges["posts"][1]),
         "tokens": tokens, "heavy_tokens": heavy_tokens, "cold_tokens": cold_tokens,
-        "filtered_tokens": filtered_tokens, "logins": logins,
+        "filtered_tokens": filtered_tokens, "logins": logins, "tags": tags, "search": search,
         "password": password,
     }
 
@@ -131,7 +185,9 @@ def to_lua(data: dict) -> str:
         parts.append(f"  {key} = {{\n")
         parts += [f"    {{{int(t['user_id'])}, {_lua_str(t['token'])}}},\n" for t in data.get(key, [])]
         parts.append("  },\n")
+    parts.append("  search = {" + ", ".join(_lua_str(p) for p in data.get("search", [])) + "},\n")
     parts.append("  logins = {" + ", ".join(_lua_str(u) for u in data["logins"]) + "},\n")
+    parts.append("  tags = {" + ", ".join(_lua_str(t) for t in data.get("tags", [])) + "},\n")
     parts.append(f"  password = {_lua_str(data.get('password') or '')},\n}}\n")
     return "".join(parts)
 

@@ -262,7 +262,8 @@ def _placement_note(placement: dict) -> str:
 
 async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float, duration: float,
                count_stored: Callable[[str], int] | None = None, drain: float = 15.0,
-               workers: int = 1, locate: Locate | None = None) -> dict:
+               workers: int = 1, locate: Locate | None = None,
+               server_cpu: Callable[[], float] | None = None) -> dict:
     """`pairs` sender→recipient pairs; `rate` messages/s in total, spread round-robin over the pairs.
 
     Every socket has its own reader task. A socket the server closes (e.g. "too slow") is counted
@@ -274,6 +275,10 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
     With `workers` > 1 and `locate` (client (ip, port)s → server worker pid, see
     bench.procs.connection_owners), each pair's sender and recipient are placed on different workers
     (see `_place`); the placement is reported in `extra.placement` and the notes.
+
+    `server_cpu` (CPU seconds used so far by all the server's processes) is read when sending starts
+    and when the last message is in (or the drain gives up): `extra.server_cpu_ms_per_msg` is that
+    CPU time divided by the messages delivered, the server's whole cost of storing and delivering one.
     """
     errors = Errors()
     users = tokens[: pairs * 2]
@@ -369,6 +374,7 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
         readers = [asyncio.create_task(reader(session, i)) for i in range(len(users))]
         interval = 1.0 / max(rate, 0.1)
         total = int(rate * duration)
+        cpu0 = server_cpu() if server_cpu is not None else None
         t0 = time.perf_counter()
         for n in range(total):  # fixed schedule: a slow server shows as latency, not as a lower rate
             due = t0 + n * interval
@@ -394,6 +400,7 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_in.wait(), drain)
         elapsed = time.perf_counter() - t0
+        cpu_s = server_cpu() - cpu0 if cpu0 is not None else None
         if placing and placement.get("status") == "placed":  # reopened sockets land anywhere
             end = _owners(locate, sockets)
             placement["pairs_split_at_end"] = (
@@ -413,6 +420,7 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
         except Exception:  # the check is a report detail; never crash the run for it
             errors.add("store_check_failed")
     late = sum(1 for ms in delivered.values() if ms > 1000)
+    cpu_ms = round(cpu_s * 1000 / len(delivered), 3) if cpu_s is not None and delivered else None
     return {
         "rps": round(len(delivered) / max(elapsed, 1e-6), 1),
         "requests": len(sent_at),
@@ -421,9 +429,12 @@ async def chat(base: str, tokens: list[tuple[int, str]], pairs: int, rate: float
         "extra": {"pairs": pairs, "target_rate": rate, "sent": len(sent_at), "delivered": len(delivered),
                   "acked": len(acked), "stored": stored, "replayed": len(replayed), "late_over_1s": late,
                   "send_seconds": round(send_s, 2), "elapsed_seconds": round(elapsed, 2),
-                  "ack_latency_ms": percentiles(list(acked.values())), "placement": placement},
+                  "ack_latency_ms": percentiles(list(acked.values())), "placement": placement,
+                  "server_cpu_ms_per_msg": cpu_ms},
         "notes": (f"{len(delivered)}/{len(sent_at)} delivered ({len(replayed)} by replay, {late} after > 1 s), "
-                  f"{stored} stored, target {rate:g}/s; {_placement_note(placement)}"),
+                  f"{stored} stored, target {rate:g}/s"
+                  + ("" if cpu_ms is None else f", server CPU {cpu_ms:.2f} ms/msg")
+                  + f"; {_placement_note(placement)}"),
     }
 
 

@@ -7,8 +7,9 @@ import importlib
 
 from aiohttp import web
 
-AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "media", "messages",
-         "notifications", "realtime", "avatars", "conduit", "reports", "admin"]
+AREAS = ["health", "auth", "users", "follows", "blocks", "mutes", "posts", "comments", "tags", "media", "messages",
+         "notifications", "reactions", "realtime", "avatars", "conduit", "reports", "admin",
+         "history", "search"]
 AREAS.append("web")  # the web client at / (web/)
 
 

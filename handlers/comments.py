@@ -19,7 +19,9 @@ from server.http.schemas import (
     Strict,
     UserSummarySchema,
     media_ids_field,
+    mentions_field,
     not_blank,
+    tags_field,
 )
 
 routes = web.RouteTableDef()
@@ -47,7 +49,10 @@ class CommentSchema(Schema):
     liked = fields.Boolean()
     created_at = fields.String()
     updated_at = fields.String()
+    edited_at = fields.String(allow_none=True, metadata={"description": "The last edit; null: never edited."})
     edited = fields.Boolean()
+    tags = tags_field()
+    mentions = mentions_field()
 
 
 def _id(request: web.Request) -> int:

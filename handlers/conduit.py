@@ -17,7 +17,7 @@ from aiohttp import web
 from marshmallow import EXCLUDE, ValidationError, fields, validate, validates
 
 from server import accounts, articles, follows, users
-from server.articles import MAX_COMMENTS, MAX_TAG_CLOUD, NoSuchArticle
+from server.articles import MAX_COMMENTS, MAX_OFFSET, MAX_TAG_CLOUD, NoSuchArticle
 from server.auth import CONDUIT
 from server.errors import AccountSuspended, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from server.http import conduit as shape
@@ -158,13 +158,15 @@ class ArticlesQuery(Strict):
     favorited = fields.String(metadata={"description": "articles favorited by this username"})
     limit = fields.Integer(validate=validate.Range(1, 2**62),
                            metadata={"description": f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"})
-    offset = fields.Integer(validate=validate.Range(0, 2**62), metadata={"description": "articles to skip (default 0)"})
+    offset = fields.Integer(validate=validate.Range(0, 2**62), metadata={
+        "description": f"articles to skip (default 0); past {MAX_OFFSET:,} the page is empty"})
 
 
 class FeedQuery(Strict):
     limit = fields.Integer(validate=validate.Range(1, 2**62),
                            metadata={"description": f"default {DEFAULT_LIMIT}, at most {MAX_LIMIT}"})
-    offset = fields.Integer(validate=validate.Range(0, 2**62), metadata={"description": "articles to skip (default 0)"})
+    offset = fields.Integer(validate=validate.Range(0, 2**62), metadata={
+        "description": f"articles to skip (default 0); past {MAX_OFFSET:,} the page is empty"})
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -207,16 +209,6 @@ def _native_user(row: dict[str, Any], token: str) -> dict[str, Any]:
     """Conduit User from the native User object /api/v1 answers with."""
     return {"email": row["email"], "token": token, "username": row["username"],
             "bio": row["bio"] or None, "image": row["profile_pic"]}
-
-
-def _article(request: web.Request, row: dict[str, Any], status: int = 200) -> web.Response:
-    return json_response({"article": shape.article(request.app, row)}, status=status)
-
-
-def _articles(request: web.Request, found: tuple[list[dict[str, Any]], int]) -> web.Response:
-    rows, count = found
-    return json_response({"articles": [shape.article(request.app, r, with_body=False) for r in rows],
-                          "articlesCount": count})
 
 
 # --- users and authentication -----------------------------------------------------------------
@@ -329,7 +321,7 @@ async def unfollow(request: web.Request) -> web.Response:
       query=FeedQuery, responses={200: shape.ConduitArticlesResponse, **ERRORS})
 @conduit
 async def feed(request: web.Request) -> web.Response:
-    return _articles(request, await articles.feed(request.app, require_user(request), **_paging(request)))
+    return shape.articles_response(*await articles.feed(request.app, require_user(request), **_paging(request)))
 
 
 @routes.get("/api/articles")
@@ -340,8 +332,8 @@ async def feed(request: web.Request) -> web.Response:
 async def list_articles(request: web.Request) -> web.Response:
     q = request.query
     filters = {name: q.get(name) for name in ("tag", "author", "favorited")}
-    return _articles(request, await articles.list_articles(request.app, viewer_id(request), **filters,
-                                                           **_paging(request)))
+    return shape.articles_response(*await articles.list_articles(request.app, viewer_id(request), **filters,
+                                                                 **_paging(request)))
 
 
 @routes.post("/api/articles")
@@ -351,9 +343,9 @@ async def list_articles(request: web.Request) -> web.Response:
 async def create_article(request: web.Request) -> web.Response:
     me = require_user(request)
     data = (await load_body(request, NewArticleBody()))["article"]
-    row = await articles.create_article(request.app, me, title=data["title"], description=data["description"],
+    doc = await articles.create_article(request.app, me, title=data["title"], description=data["description"],
                                         body=data["body"], tags=data.get("tagList"))
-    return _article(request, row, status=201)
+    return shape.article_response(doc, status=201)
 
 
 @routes.get("/api/articles/{slug}")
@@ -361,7 +353,7 @@ async def create_article(request: web.Request) -> web.Response:
       responses={200: shape.ConduitArticleResponse, 404: shape.ConduitErrorsSchema, **ERRORS})
 @conduit
 async def get_article(request: web.Request) -> web.Response:
-    return _article(request, await _as("article", articles.get_article(
+    return shape.article_response(await _as("article", articles.get_article(
         request.app, request.match_info["slug"], viewer_id(request))))
 
 
@@ -374,7 +366,7 @@ async def update_article(request: web.Request) -> web.Response:
     me = require_user(request)
     data = (await load_body(request, UpdateArticleBody()))["article"]
     changes = {("tags" if k == "tagList" else k): v for k, v in data.items()}
-    return _article(request, await _as("article", articles.update_article(
+    return shape.article_response(await _as("article", articles.update_article(
         request.app, me, request.match_info["slug"], changes)))
 
 
@@ -391,7 +383,7 @@ async def delete_article(request: web.Request) -> web.Response:
 
 async def _favorite(request: web.Request, on: bool) -> web.Response:
     me = require_user(request)
-    return _article(request, await _as("article", articles.favorite(
+    return shape.article_response(await _as("article", articles.favorite(
         request.app, me, request.match_info["slug"], on=on)))
 
 

@@ -11,7 +11,7 @@ from server.http.identity import require_user
 from server.http.openapi import docs
 from server.http.pagination import page_params
 from server.http.responses import json_response, load_body
-from server.http.schemas import MediaSchema, Strict, UserSummarySchema, media_or_text
+from server.http.schemas import MediaSchema, ReactionSummarySchema, Strict, UserSummarySchema, media_or_text
 
 routes = web.RouteTableDef()
 TAGS = ["messages"]
@@ -55,6 +55,8 @@ class MessageSchema(Schema):
     responses_count = fields.Integer()
     created_at = fields.String()
     edited_at = fields.String(allow_none=True)
+    reactions = fields.List(fields.Nested(ReactionSummarySchema), metadata={
+        "description": "emoji reactions, in order of first use, as the viewer sees them (`me`)"})
 
 
 class ResponseSchema(Schema):
@@ -153,7 +155,7 @@ async def show(request: web.Request) -> web.Response:
 
 @routes.patch(r"/api/v1/messages/{id:\d+}")
 @docs("Edit one's own message", tags=TAGS, auth="required", body=MessageEditSchema,
-      responses={200: MessageSchema, 403: None, 404: None})
+      responses={200: MessageSchema, 403: None, 404: None, 422: None})
 async def edit(request: web.Request) -> web.Response:
     data = await load_body(request, MessageEditSchema())
     return json_response(await chat.edit_message(request.app, require_user(request), _id(request),

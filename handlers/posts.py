@@ -1,11 +1,12 @@
-"""Posts: create, show, edit, delete; likes on posts and their likers; the public, home and user timelines."""
+"""Posts: create, show, edit, delete; likes on posts and their likers; bookmarks; the public, home and user
+timelines."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from marshmallow import Schema, fields, validate
 
-from server import likes, posts, timeline
+from server import bookmarks, likes, posts, timeline
 from server.errors import ValidationFailed
 from server.http.idempotency import idempotent
 from server.http.identity import require_user, viewer_id
@@ -19,7 +20,9 @@ from server.http.schemas import (
     Strict,
     UserSummarySchema,
     media_ids_field,
+    mentions_field,
     not_blank,
+    tags_field,
 )
 
 routes = web.RouteTableDef()
@@ -48,9 +51,17 @@ class PostSchema(Schema):
     likes_count = fields.Integer()
     comments_count = fields.Integer()
     liked = fields.Boolean()
+    bookmarked = fields.Boolean(metadata={"description": "Whether the viewer bookmarked it (false anonymously)."})
     created_at = fields.String()
     updated_at = fields.String()
+    edited_at = fields.String(allow_none=True, metadata={"description": "The last edit; null: never edited."})
     edited = fields.Boolean()
+    tags = tags_field()
+    mentions = mentions_field()
+
+
+class BookmarkStateSchema(Schema):
+    bookmarked = fields.Boolean(required=True)
 
 
 def _post_id(request: web.Request) -> int:
@@ -140,3 +151,23 @@ async def unlike(request: web.Request) -> web.Response:
 async def likers(request: web.Request) -> web.Response:
     return json_response(await likes.likers(request.app, _post_id(request), page_params(request),
                                             viewer_id(request)))
+
+
+@routes.put(r"/api/v1/posts/{id:\d+}/bookmark")
+@docs("Bookmark a post (idempotent)", tags=TAGS, auth="required", responses={200: BookmarkStateSchema, 404: None})
+async def bookmark(request: web.Request) -> web.Response:
+    return json_response(await bookmarks.bookmark(request.app, require_user(request), _post_id(request)))
+
+
+@routes.delete(r"/api/v1/posts/{id:\d+}/bookmark")
+@docs("Remove a bookmark (idempotent)", tags=TAGS, auth="required", responses={200: BookmarkStateSchema, 404: None})
+async def unbookmark(request: web.Request) -> web.Response:
+    return json_response(await bookmarks.unbookmark(request.app, require_user(request), _post_id(request)))
+
+
+@routes.get("/api/v1/bookmarks")
+@docs("One's bookmarked posts, newest bookmark first (the cursor is the bookmark's)", tags=TAGS,
+      auth="required", paginated=True, responses={200: PostSchema})
+async def bookmarked(request: web.Request) -> web.Response:
+    page = await bookmarks.bookmarks(request.app, require_user(request), page_params(request))
+    return raw_page(page["items"], page["next_cursor"])

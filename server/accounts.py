@@ -35,6 +35,7 @@ from server.http.ratelimit import RateLimiter
 from server.keys import CONFIG, DB, REDIS, SERVICES
 from server.mailer import Mailer, create_mailer
 from server.media.uploads import delete_unused_files
+from server.passwords import gate as password_gate
 from server.passwords import hash_password, verify_password
 from server.present import media_url
 from server.queries import QUERIES as Q
@@ -279,6 +280,9 @@ async def check_credentials(app: web.Application, client: Client, login: str, pa
 
     An unknown login costs and answers exactly like a wrong password.
     """
+    # A full hashing queue refuses (within 0.1 s) before the rate limits and the user's row are read:
+    # a burst of logins past it costs the server next to nothing (503 busy, Retry-After).
+    await password_gate(app).check()
     config = app[CONFIG]
     rates, account, ip = limiter(app), login.strip().lower(), client.ident
     await rates.check_failures("login_account", account, config.ratelimit.login_account)

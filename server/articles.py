@@ -7,22 +7,31 @@ as /api/v1, so counters, notifications and real-time events do not depend on the
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+import time
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import pymysql
 from aiohttp import web
 
-from server import comments, likes, posts
+from server import comments, hashtags, likes, posts
 from server.db import Conn, error_code
 from server.errors import NotFound
-from server.keys import DB
+from server.keys import CONFIG, DB, SERVICES
+from server.present import media_base
 from server.queries import QUERIES as Q
+from server.textrefs import normalize_tag
 
 SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
 MAX_COMMENTS, MAX_TAG_CLOUD = 500, 200
+# Deepest offset a list pages to: past it a page is empty (OFFSET reads and drops every row before the
+# page, so an unbounded one is a scan a client can ask for).
+MAX_OFFSET = 1_000
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _FALLBACK = re.compile(r"^(.*)-(\d{1,19})$")
 _UNSET: Any = object()
@@ -84,8 +93,9 @@ async def article_id(app: web.Application, slug: str) -> int:
     return post_id
 
 
-async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
-                        description: Any = _UNSET, tags: list[str] | None = None, new: bool = False) -> None:
+async def _save_article(conn: Conn, app: web.Application, post_id: int, *, title: str | None = None,
+                        description: Any = _UNSET, tags: list[str] | None = None,
+                        new: bool = False) -> hashtags.TagChange:
     """Inside a transaction: what an article adds to its post (a new title gets a new slug).
 
     Locks: a new post has no tags to clear (a DELETE of absent rows would take a gap lock at the
@@ -121,81 +131,207 @@ async def _save_article(conn: Conn, post_id: int, *, title: str | None = None,
             else:
                 await conn.execute(Q.conduit.put_post_tag, {"post_id": post_id, "tag_id": tag_id,
                                                             "position": wanted[tag_id]})
+        # The post's normalized tags (its hashtags and this list's), after post_tags' rows.
+        return await hashtags.sync_post(conn, app, post_id)
+    return hashtags.TagChange()
 
 
 # --- reads --------------------------------------------------------------------------------------
 
-async def _load(conn: Any, ids: list[int], viewer_id: int | None) -> list[dict[str, Any]]:
-    """Article rows for ids, in that order, each with its `tags`: two queries whatever the page size."""
+# Article documents are built by MariaDB (conduit.sql article_docs); lists leave the body out.
+_DOCS = {True: Q.conduit.article_docs.format(body="'body', p.content,"),
+         False: Q.conduit.article_docs.format(body="")}
+_NO_SLUG = '{"slug": null'
+
+
+def _with_slug(doc: str, slug: str) -> str:
+    """The document of a titled post without a stored slug, with its fallback slug written in."""
+    if doc.startswith(_NO_SLUG):  # 'slug' is the first key (article_docs)
+        return '{"slug": ' + orjson.dumps(slug).decode() + doc[len(_NO_SLUG):]
+    data = orjson.loads(doc)
+    data["slug"] = slug
+    return orjson.dumps(data).decode()
+
+
+async def _docs(app: web.Application, conn: Any, ids: list[int], viewer_id: int | None, *,
+                with_body: bool) -> list[str]:
+    """Article JSON documents for ids, in that order (ones the viewer may not see left out): one query,
+    and one more for the tag lists when a row has tags."""
     if not ids:
         return []
-    rows = await conn.fetchall(Q.conduit.articles_by_ids, {"ids": ids, "viewer_id": viewer_id})
+    rows = await conn.fetchall(_DOCS[with_body], {"ids": ids, "viewer_id": viewer_id, "url_prefix": media_base(app)})
     tags: dict[int, list[str]] = {}
-    for row in await conn.fetchall(Q.conduit.tags_of_posts, {"ids": ids}):
-        tags.setdefault(row["post_id"], []).append(row["name"])
-    by_id = {r["id"]: r for r in rows}
-    return [{**by_id[i], "tags": tags.get(i, [])} for i in ids if i in by_id]
+    if tagged := [r["id"] for r in rows if r["has_tags"]]:
+        for t in await conn.fetchall(Q.conduit.article_tags, {"ids": tagged}):
+            tags.setdefault(t["post_id"], []).append(t["tag"])
+    by_id = {}
+    for r in rows:
+        doc = f'{r["doc"][:-1]}, "tagList": [{", ".join(tags.get(r["id"], ()))}]}}'
+        by_id[r["id"]] = doc if r["fallback_title"] is None else _with_slug(
+            doc, fallback_slug(r["fallback_title"], r["id"]))
+    return [by_id[i] for i in ids if i in by_id]
 
 
-async def article(app: web.Application, post_id: int, viewer_id: int | None) -> dict[str, Any]:
-    """One article row (articles_by_ids, with `tags`); NoSuchArticle when the post is none."""
-    found = await _load(app[DB].read(), [post_id], viewer_id)
+async def article(app: web.Application, post_id: int, viewer_id: int | None) -> str:
+    """One Article as a JSON document (with its body); NoSuchArticle when the post is none."""
+    found = await _docs(app, app[DB].read(), [post_id], viewer_id, with_body=True)
     if not found:
         raise NoSuchArticle()
     return found[0]
 
 
-async def get_article(app: web.Application, slug: str, viewer_id: int | None) -> dict[str, Any]:
+async def get_article(app: web.Application, slug: str, viewer_id: int | None) -> str:
     """The article a slug names, as article()."""
     return await article(app, await article_id(app, slug), viewer_id)
 
 
-async def _page(app: web.Application, page_q: str, count_q: str, args: dict[str, Any],
-                viewer_id: int | None) -> tuple[list[dict[str, Any]], int]:
-    async with app[DB].read().connection() as conn:
-        ids = [r["id"] for r in await conn.fetchall(page_q, args)]
-        count = await conn.fetchval(count_q, args)
-        return await _load(conn, ids, viewer_id), int(count or 0)
+class ArticleCounts:
+    """articlesCount without counting every article on each request.
+
+    The articles a list holds for everyone (every article, a tag's, a user's favorites, each maybe
+    narrowed by author) are counted once per list and kept `ttl` seconds in this process (config
+    conduit.count_ttl), one load at a time per list; each request subtracts the articles of the
+    authors hidden from its viewer (conduit.sql count_hidden: blocks, mutes, suspended and deleted
+    accounts), exactly and at once.
+
+    Staleness: writes through this module keep the kept counts exact (a new or deleted article
+    moves the counts of all articles and of its author by one and drops those of tags; a tag or body
+    edit drops those of tags, a favorite those of the user's favorites). A
+    titled post, a deletion or a like through /api/v1, the rows an account-deletion job removes, or a
+    write served by another worker process, shows within `ttl` seconds. A count loaded while a write ran is kept for a second only.
+    """
+
+    SIZE = 4096  # kept counts per process; past it, expired ones go, then the oldest
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self.values: dict[tuple, list] = {}  # key -> [count, expires at]
+        self.loading: dict[tuple, asyncio.Future] = {}
+        self.writes = 0
+
+    async def get(self, key: tuple, load: Callable[[], Awaitable[int]]) -> int:
+        now = time.monotonic()
+        kept = self.values.get(key)
+        if kept is not None and kept[1] > now:
+            return kept[0]
+        pending = self.loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        writes = self.writes
+        task = asyncio.ensure_future(load())
+        self.loading[key] = task
+        try:
+            value = await asyncio.shield(task)
+        finally:
+            if self.loading.get(key) is task:
+                del self.loading[key]
+        if self.ttl > 0:
+            if len(self.values) >= self.SIZE:
+                self._evict(now)
+            self.values[key] = [value, now + (self.ttl if self.writes == writes else min(self.ttl, 1.0))]
+        return value
+
+    def _evict(self, now: float) -> None:
+        for key in [k for k, v in self.values.items() if v[1] <= now] or list(self.values)[: self.SIZE // 4]:
+            del self.values[key]
+
+    def moved(self, author_id: int, delta: int) -> None:
+        """An article by author_id was created (+1) or deleted (-1): the counts of every article and of
+        the author's move by one; those of tags (its tag list and its body's #hashtags) and, for a
+        deletion, of favorites are dropped."""
+        self.writes += 1
+        for key in list(self.values):
+            _, tag, author, fav = key
+            if tag is not None or (fav is not None and delta < 0):
+                del self.values[key]
+            elif fav is None and (author is None or author == author_id):
+                self.values[key][0] += delta
+
+    def drop(self, *, tags: bool = False, fav_id: int | None = None) -> None:
+        """Forget the counts of tag lists (tags), or of the lists of fav_id's favorites."""
+        self.writes += 1
+        for key in list(self.values):
+            if (tags and key[1] is not None) or (fav_id is not None and key[3] == fav_id):
+                del self.values[key]
+
+
+def counts(app: web.Application) -> ArticleCounts:
+    services = app[SERVICES]
+    if "article_counts" not in services:
+        services["article_counts"] = ArticleCounts(app[CONFIG].conduit.count_ttl)
+    return services["article_counts"]
+
+
+async def _count(app: web.Application, kind: str, args: dict[str, Any], viewer_id: int | None) -> int:
+    """articlesCount of the list `kind` (all, tag, fav) for this viewer: the kept count of the list
+    minus what the viewer does not see of it."""
+    async def load() -> int:
+        query = {"all": Q.conduit.count_articles, "tag": Q.conduit.count_tagged,
+                 "fav": Q.conduit.count_favorited}[kind]
+        return int(await app[DB].read().fetchval(query, args) or 0)
+
+    total = await counts(app).get((kind, args["tag"], args["author_id"], args["fav_id"]), load)
+    hidden = await app[DB].read().fetchval(Q.conduit.count_hidden, {**args, "mutes": kind != "fav"})
+    return max(total - int(hidden or 0), 0)
+
+
+def _offset(offset: int) -> int | None:
+    """None past MAX_OFFSET: the page is empty (articlesCount is still the total)."""
+    return offset if offset <= MAX_OFFSET else None
 
 
 async def list_articles(app: web.Application, viewer_id: int | None, *, limit: int, offset: int,
                         tag: str | None = None, author: str | None = None,
-                        favorited: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """Articles newest first, filtered by tag, author and favoriting username → (rows, total count).
+                        favorited: str | None = None) -> tuple[list[str], int]:
+    """Articles newest first, filtered by tag, author and favoriting username → (JSON documents without
+    the body, articlesCount). An offset past MAX_OFFSET gives an empty page.
 
     What the viewer does not see is left out in the SQL (conduit.sql): a user who blocks the viewer
     names no one; users blocked either way and, in the unfiltered and tag lists, muted users.
     """
-    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "limit": limit, "offset": offset,
-                            "viewer_id": viewer_id}
+    # A tag by its normalized form: tagList values as sent and #hashtags in bodies are one tag.
+    norm = normalize_tag(tag) if tag else None
+    args: dict[str, Any] = {"author_id": None, "fav_id": None, "tag_id": None, "tag": norm or None,
+                            "limit": limit, "offset": offset, "viewer_id": viewer_id}
     lookups = ((author, "author_id", Q.conduit.user_id_by_username, "username"),
                (favorited, "fav_id", Q.conduit.user_id_by_username, "username"),
-               (tag, "tag_id", Q.conduit.tag_id, "name"))
+               (norm, "tag_id", Q.hashtags.id_of, "name"))
     for value, key, query, name in lookups:
         if value:
             args[key] = await app[DB].read().fetchval(query, {name: value, "viewer_id": viewer_id})
             if args[key] is None:  # nobody by that name: nothing matches
                 return [], 0
     if args["tag_id"] is not None:
-        page, count = Q.conduit.page_by_tag, Q.conduit.count_by_tag
+        page, kind = Q.conduit.page_by_tag, "tag"
     elif args["fav_id"] is not None:
-        page, count = Q.conduit.page_by_favorited, Q.conduit.count_by_favorited
+        page, kind = Q.conduit.page_by_favorited, "fav"
     elif args["author_id"] is not None:
-        page, count = Q.conduit.page_by_author, Q.conduit.count_by_author
+        page, kind = Q.conduit.page_by_author, None  # one author's rows: counted exactly
     else:
-        page, count = Q.conduit.page_all, Q.conduit.count_all
-    return await _page(app, page, count, args, viewer_id)
+        page, kind = Q.conduit.page_all, "all"
+    async with app[DB].read().connection() as conn:
+        ids = [r["id"] for r in await conn.fetchall(page, args)] if _offset(offset) is not None else []
+        docs = await _docs(app, conn, ids, viewer_id, with_body=False)
+        if kind is None:
+            return docs, int(await conn.fetchval(Q.conduit.count_by_author, args) or 0)
+    return docs, await _count(app, kind, args, viewer_id)
 
 
-async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Articles by the users the viewer follows (but does not mute), newest first → (rows, total count)."""
+async def feed(app: web.Application, viewer_id: int, *, limit: int, offset: int) -> tuple[list[str], int]:
+    """Articles by the users the viewer follows (but does not mute), newest first → (JSON documents
+    without the body, articlesCount: exact, it reads the same rows as the page)."""
     args = {"viewer_id": viewer_id, "limit": limit, "offset": offset}
-    return await _page(app, Q.conduit.page_feed, Q.conduit.count_feed, args, viewer_id)
+    async with app[DB].read().connection() as conn:
+        rows = await conn.fetchall(Q.conduit.page_feed, args) if _offset(offset) is not None else []
+        docs = await _docs(app, conn, [r["id"] for r in rows], viewer_id, with_body=False)
+        total = rows[0]["total"] if rows else await conn.fetchval(Q.conduit.count_feed, args)
+        return docs, int(total or 0)
 
 
 async def popular_tags(app: web.Application) -> list[str]:
-    """Tags in use, most used first (at most MAX_TAG_CLOUD)."""
-    return [r["name"] for r in await app[DB].read().fetchall(Q.conduit.popular_tags, {"limit": MAX_TAG_CLOUD})]
+    """Tags in use (their normalized forms, articles' and posts' hashtags alike), most used first
+    (at most MAX_TAG_CLOUD)."""
+    return await hashtags.popular(app, MAX_TAG_CLOUD)
 
 
 async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
@@ -205,29 +341,31 @@ async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
     (Inserting them inside the transaction held the duplicate's shared next-key lock until COMMIT:
     concurrent articles sharing one tag deadlocked on each other's new tags, MariaDB 1213.)"""
     if tags:
-        await app[DB].executemany(Q.conduit.add_tags, [{"name": t} for t in sorted(set(tags))])
+        await hashtags.ensure(app, tags)  # the names as sent and their normalized forms
 
 
 # --- writes ---------------------------------------------------------------------------------------
 
 async def create_article(app: web.Application, user_id: int, *, title: str, description: str, body: str,
-                         tags: list[str] | None = None) -> dict[str, Any]:
-    """A post with a title, plus slug, description and tags, all or nothing → the article row."""
+                         tags: list[str] | None = None) -> str:
+    """A post with a title, plus slug, description and tags, all or nothing → the Article document."""
     tags = normalize_tags(tags) or []
     await _add_tags(app, tags)
     post_id = await posts.create_post(app, user_id, body, title=title)
     try:
-        await app[DB].run(lambda tx: _save_article(tx, post_id, title=title, description=description,
-                                                   tags=tags, new=True))
+        change = await app[DB].run(lambda tx: _save_article(tx, app, post_id, title=title,
+                                                            description=description, tags=tags, new=True))
     except Exception:
         await posts.delete_post(app, user_id, post_id)  # all or nothing, as one create
         raise
+    await posts.tags_changed(app, post_id, change)
+    counts(app).moved(user_id, +1)
     return await article(app, post_id, user_id)
 
 
-async def update_article(app: web.Application, user_id: int, slug: str, changes: dict[str, Any]) -> dict[str, Any]:
+async def update_article(app: web.Application, user_id: int, slug: str, changes: dict[str, Any]) -> str:
     """Edit one's article: title, description, body, tags (the ones given); a new title gets a new
-    slug → the article row."""
+    slug → the Article document."""
     post_id = await article_id(app, slug)
     head = await app[DB].fetchone(Q.conduit.head, {"id": post_id})
     if head is None:
@@ -239,21 +377,27 @@ async def update_article(app: web.Application, user_id: int, slug: str, changes:
     reslug = new_title is not None and (new_title != head["title"] or head["slug"] is None)
     tags = normalize_tags(changes.get("tags"))
     await _add_tags(app, tags)
-    await app[DB].run(lambda tx: _save_article(
-        tx, post_id, title=new_title if reslug else None,
+    change = await app[DB].run(lambda tx: _save_article(
+        tx, app, post_id, title=new_title if reslug else None,
         description=changes["description"] if "description" in changes else _UNSET, tags=tags))
+    await posts.tags_changed(app, post_id, change)
+    if tags is not None or "body" in changes:  # the tag list, or #hashtags in the body
+        counts(app).drop(tags=True)
     return await article(app, post_id, user_id)
 
 
 async def delete_article(app: web.Application, user_id: int, slug: str) -> None:
     """Delete one's article: its comments, favorites and notifications go with it."""
-    await posts.delete_post(app, user_id, await article_id(app, slug))
+    post_id = await article_id(app, slug)
+    await posts.delete_post(app, user_id, post_id)
+    counts(app).moved(user_id, -1)
 
 
-async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = True) -> dict[str, Any]:
-    """Favorite (on) or unfavorite an article: the same like as /api/v1 → the article row."""
+async def favorite(app: web.Application, user_id: int, slug: str, *, on: bool = True) -> str:
+    """Favorite (on) or unfavorite an article: the same like as /api/v1 → the Article document."""
     post_id = await article_id(app, slug)
     await (likes.like_post if on else likes.unlike_post)(app, user_id, post_id)
+    counts(app).drop(fav_id=user_id)
     return await article(app, post_id, user_id)
 
 

@@ -3,6 +3,9 @@ conversations and history, typing."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pymysql
@@ -12,15 +15,22 @@ from server import present
 from server.blocks import refuse_between
 from server.db import Conn, Tx, error_code
 from server.errors import DmNotAllowed, Forbidden, NotFound, ValidationFailed
-from server.events import emit, emit_many, publish_transient, run_and_publish
+from server.events import emit, emitted, publish_transient, reservation, run_and_publish
 from server.formats import iso
+from server.history import save_message
 from server.http.pagination import PageParams, make_page
-from server.keys import DB
-from server.notifications import create as create_notification
-from server.notifications import notify, now_ms
+from server.keys import DB, SERVICES
+from server.notifications import notify, now_ms, switched_off
+from server.notifications import present as present_notification
 from server.queries import QUERIES as Q
+from server.reactions import attach as attach_reactions
+from server.reactions import summaries as reaction_summaries
+
+log = logging.getLogger(__name__)
 
 MAX_CONTENT = 5000
+GROUP_MAX = 32  # sends stored together at most (_Group)
+FLIGHTS = 2  # send transactions at once per process before sends queue up for a group (_Group)
 # message_type / response_type → the media types it may carry.
 MEDIA_TYPES = {"image": ("image", "gif"), "video": ("video",)}
 
@@ -111,7 +121,11 @@ async def may_message(conn: Conn, sender_id: int, recipient_id: int) -> dict[str
 
     Returns the sender's summary for the recipient's notification (notifications.create's actor).
     """
-    gate = await conn.fetchone(Q.messages.gate, {"sender_id": sender_id, "recipient_id": recipient_id})
+    return _judge(await conn.fetchone(Q.messages.gate, {"sender_id": sender_id, "recipient_id": recipient_id}))
+
+
+def _judge(gate: dict[str, Any] | None) -> dict[str, Any]:
+    """may_message's verdict on a Q.messages.gate row."""
     if gate is None:
         raise ValidationFailed({"recipient_id": ["No such user."]})
     if gate["blocking"]:
@@ -122,67 +136,211 @@ async def may_message(conn: Conn, sender_id: int, recipient_id: int) -> dict[str
     return gate
 
 
+@dataclass(slots=True)
+class _Send:
+    """One message to store (send_message's arguments)."""
+
+    sender_id: int
+    recipient_id: int
+    content: str
+    message_type: str
+    media_id: int | None
+    client_id: str | None
+    done: asyncio.Future | None = None
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return (self.sender_id, self.recipient_id) if self.sender_id < self.recipient_id else \
+            (self.recipient_id, self.sender_id)
+
+
 async def send_message(app: web.Application, sender_id: int, *, recipient_id: int, content: str,
                        message_type: str = "text", media_id: int | None = None,
                        client_id: str | None = None) -> tuple[dict[str, Any], bool]:
     """Store a message → (Message, created). A known (sender, client_id) returns the existing one.
 
     message.created goes to both participants, a notification to the recipient. A message the
-    recipient does not accept (may_message) is refused before anything is stored.
+    recipient does not accept (may_message) is refused and nothing of it is stored.
+
+    The hot path of chat (see _store and _Group): three round trips to MySQL, one to Redis after
+    COMMIT, and under load the sends of a process share them (group commit).
     """
     if recipient_id == sender_id:
         raise ValidationFailed({"recipient_id": ["You cannot message yourself."]})
     _check_body("message", content, message_type, media_id)
+    send = _Send(sender_id, recipient_id, content, message_type, media_id, client_id)
+    group = app[SERVICES].get("chat.sends")
+    if group is None:
+        group = app[SERVICES]["chat.sends"] = _Group(app)
+    return await group.send(send)
 
-    async def fn(conn: Tx) -> dict[str, Any]:
-        sender = await may_message(conn, sender_id, recipient_id)
-        # The unique key (sender_id, client_id) refuses a retried send (1062), and the INSERT
-        # selects from the recipient's row, so a missing or deleted one inserts nothing.
-        created_at = now_ms()
-        mid = await conn.insert(Q.messages.create, {
-            "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
-            "content": content, "client_id": client_id, "created_at": created_at})
-        if not mid:
-            raise ValidationFailed({"recipient_id": ["No such user."]})
-        await _attach(conn, Q.messages.attach_media, {"message_id": mid}, sender_id, media_id, message_type)
-        # Both conversation rows in one statement, in user id order, so opposite sends never lock
-        # them in opposite orders.
-        lo, hi = sorted((sender_id, recipient_id))
-        await conn.execute(Q.conversations.touch_pair, {
-            "lo": lo, "hi": hi, "message_id": mid,
-            "lo_unread": int(lo == recipient_id), "hi_unread": int(hi == recipient_id)})
-        media = None
-        if media_id is not None:
-            media = media_of(app, await conn.fetchone(Q.messages.media_row, {"id": media_id}))
-        msg = {
-            "id": mid, "sender_id": sender_id, "recipient_id": recipient_id, "message_type": message_type,
-            "content": content, "media": media, "client_id": client_id, "read_at": None,
-            "responses_count": 0, "created_at": iso(created_at), "edited_at": None,
-        }
-        note = await create_notification(conn, app, user_id=recipient_id, type="message", actor_id=sender_id,
-                                         message_id=mid, created_at=created_at, actor=sender)
-        items = [(uid, "message.created", msg) for uid in (lo, hi)]
-        if note is not None:
-            items.append((recipient_id, "notification.created", note))
-        await emit_many(conn, items)
-        return msg
 
+class _Group:
+    """Group commit of a process's sends. While fewer than FLIGHTS send transactions are running in
+    the process, a send is stored at once, in its caller's task; sends that arrive while FLIGHTS
+    are running queue up, and the next transaction to finish goes on (in a task of the process)
+    to store all of them together, in one transaction: the same three round trips for all. So
+    under load the round trips, the COMMIT and the Redis publish are shared, and a slow commit
+    holds up no more than the sends queued behind it. Should a group's transaction fail (a
+    refusal, a retried client_id, a deadlock past its retries), nothing of it was kept: each of
+    its sends is then stored on its own and gets its own answer.
+
+    Not with read replicas (the replica router notes a write in its caller's context), nor for a
+    message with media: those are always stored on their own.
+    """
+
+    def __init__(self, app: web.Application):
+        self.app = app
+        self.flights = 0  # send transactions running (a caller's or a group's)
+        self.queue: list[_Send] = []
+        self.tasks: set[asyncio.Task] = set()
+
+    async def send(self, send: _Send) -> tuple[dict[str, Any], bool]:
+        if send.media_id is not None or self.app[DB].router is not None:
+            return await _send_one(self.app, send)
+        if self.flights >= FLIGHTS:
+            send.done = asyncio.get_running_loop().create_future()
+            self.queue.append(send)
+            return await send.done
+        self.flights += 1
+        try:
+            return await _send_one(self.app, send)
+        finally:
+            if self.queue:  # this flight goes on with what queued meanwhile
+                task = asyncio.create_task(self._drain())
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            else:
+                self.flights -= 1
+
+    async def _drain(self) -> None:
+        group: list[_Send] = []
+        try:
+            while self.queue:
+                group, self.queue = self.queue[:GROUP_MAX], self.queue[GROUP_MAX:]
+                await self._store(group)
+        except asyncio.CancelledError:  # shutting down: whoever still waits is told
+            for send in group + self.queue:
+                if not send.done.done():
+                    send.done.set_exception(ConnectionError("the server is shutting down"))
+            self.queue = []
+            raise
+        finally:
+            self.flights -= 1
+
+    async def _store(self, group: list[_Send]) -> None:
+        if len(group) > 1:
+            try:
+                msgs = await run_and_publish(self.app, lambda conn: _store(self.app, conn, group))
+            except Exception as exc:  # each on its own below, with its own answer
+                log.info("a group of %d sends failed (%s): storing them one by one", len(group), exc)
+            else:
+                for send, msg in zip(group, msgs, strict=True):
+                    if not send.done.done():
+                        send.done.set_result((msg, True))
+                return
+        for send in group:
+            try:
+                result = await _send_one(self.app, send)
+            except Exception as exc:
+                if not send.done.done():
+                    send.done.set_exception(exc)
+            else:
+                if not send.done.done():
+                    send.done.set_result(result)
+
+
+async def _send_one(app: web.Application, send: _Send) -> tuple[dict[str, Any], bool]:
+    """One send in its own transaction → (Message, created)."""
     try:
-        return await run_and_publish(app, fn), True
+        return (await run_and_publish(app, lambda conn: _store(app, conn, [send])))[0], True
     except pymysql.err.IntegrityError as exc:
         code = error_code(exc)
         if code == 1452 and "fk_messages_recipient" in str(exc):  # ER_NO_REFERENCED_ROW_2
             raise ValidationFailed({"recipient_id": ["No such user."]}) from None
         # ER_DUP_ENTRY: a send with this client_id (a retry, or a concurrent send that won the unique
-        # key (sender_id, client_id)) is already stored: return that message.
-        if code != 1062 or client_id is None:
+        # key (sender_id, client_id)) is already stored: return that message, unless the recipient
+        # refuses the sender now (the refusal is answered first, as for any send).
+        if code != 1062 or send.client_id is None:
             raise
-        row = await app[DB].fetchone(Q.messages.by_client_full, {"sender_id": sender_id, "client_id": client_id})
+        await may_message(app[DB], send.sender_id, send.recipient_id)
+        row = await app[DB].fetchone(Q.messages.by_client_full,
+                                     {"sender_id": send.sender_id, "client_id": send.client_id})
         if row is None:
             raise
-    if row["recipient_id"] != recipient_id:
+    if row["recipient_id"] != send.recipient_id:
         raise ValidationFailed({"client_id": ["Already used for a message to another user."]})
-    return message(app, row), False
+    return (await attach_reactions(app, send.sender_id, [message(app, row)]))[0], False
+
+
+async def _store(app: web.Application, conn: Tx, sends: list[_Send]) -> list[dict[str, Any]]:
+    """Inside the transaction: store sends → their Messages, with their events. Every statement is
+    built from values already known (nothing is read back), in three round trips whatever the
+    number of sends (Tx.batch); a refusal raises (and the transaction rolls back)."""
+    created_at = now_ms()
+    # 1. BEGIN, the gates and the messages. The unique key (sender_id, client_id) refuses a retried
+    # send (1062), and the INSERT selects from the recipient's row, so a missing or deleted one
+    # inserts nothing (id 0).
+    first = await conn.batch(*(statement for send in sends for statement in (
+        (Q.messages.gate, {"sender_id": send.sender_id, "recipient_id": send.recipient_id}),
+        (Q.messages.create, {"sender_id": send.sender_id, "recipient_id": send.recipient_id,
+                             "message_type": send.message_type, "content": send.content,
+                             "client_id": send.client_id, "created_at": created_at}))))
+    senders, mids = [], []
+    for k in range(len(sends)):
+        gate, inserted = first[2 * k], first[2 * k + 1]
+        senders.append(_judge(gate.rows[0] if gate.rows else None))
+        if not inserted.lastrowid:
+            raise ValidationFailed({"recipient_id": ["No such user."]})
+        mids.append(inserted.lastrowid)
+    media: list[dict[str, Any] | None] = [None] * len(sends)
+    for k, send in enumerate(sends):  # (a message with media is always stored on its own)
+        if send.media_id is not None:
+            await _attach(conn, Q.messages.attach_media, {"message_id": mids[k]}, send.sender_id, send.media_id,
+                          send.message_type)
+            media[k] = media_of(app, await conn.fetchone(Q.messages.media_row, {"id": send.media_id}))
+    # 2. Both conversation rows of each message (one statement per pair, pairs in user id order,
+    # so concurrent transactions never lock them in opposite orders), the recipient's
+    # notification unless they suppress it (as notifications.create decides), and the seqs of
+    # every event (in user id order).
+    statements = []
+    for k in sorted(range(len(sends)), key=lambda k: (sends[k].pair, mids[k])):
+        (lo, hi), recipient = sends[k].pair, sends[k].recipient_id
+        statements.append((Q.conversations.touch_pair, {
+            "lo": lo, "hi": hi, "message_id": mids[k],
+            "lo_unread": int(lo == recipient), "hi_unread": int(hi == recipient)}))
+    notified = [k for k in range(len(sends)) if not senders[k]["suppressed"]
+                and not switched_off(senders[k]["disabled"], "message")]
+    for k in notified:
+        statements.append((Q.notifications.create, {
+            "user_id": sends[k].recipient_id, "type": "message", "actor_id": sends[k].sender_id,
+            "post_id": None, "comment_id": None, "message_id": mids[k], "response_id": None,
+            "created_at": created_at}))
+    owners = [user for k, send in enumerate(sends) for user in send.pair]
+    owners += [sends[k].recipient_id for k in notified]
+    seqs = reservation(conn, owners)
+    done = await conn.batch(*statements, *seqs)
+    note_ids = {k: done[len(sends) + n].lastrowid for n, k in enumerate(notified)}
+    msgs, items = [], []
+    for k, send in enumerate(sends):
+        msg = {
+            "id": mids[k], "sender_id": send.sender_id, "recipient_id": send.recipient_id,
+            "message_type": send.message_type, "content": send.content, "media": media[k],
+            "client_id": send.client_id, "read_at": None, "responses_count": 0,
+            "created_at": iso(created_at), "edited_at": None, "reactions": [],
+        }
+        msgs.append(msg)
+        items += [(user, "message.created", msg) for user in send.pair]
+        if k in note_ids:
+            sender = senders[k]
+            items.append((send.recipient_id, "notification.created", present_notification(app, {
+                "id": note_ids[k], "type": "message", "actor_id": send.sender_id,
+                "actor_username": sender["username"], "actor_full_name": sender["full_name"],
+                "actor_avatar_key": sender["avatar_key"], "post_id": None, "comment_id": None,
+                "message_id": mids[k], "is_read": False, "created_at": created_at})))
+    # 3. The log rows of the events go with the COMMIT (events.emitted).
+    emitted(conn, items, done[-len(seqs):])
+    return msgs
 
 
 async def _participant_message(conn: Conn, user_id: int, message_id: int, *, lock: bool) -> dict[str, Any]:
@@ -196,11 +354,12 @@ async def get_message(app: web.Application, user_id: int, message_id: int) -> di
     row = await app[DB].fetchone(Q.messages.by_id, {"id": message_id})
     if row is None or user_id not in (row["sender_id"], row["recipient_id"]):
         raise NotFound("No such message.")
-    return message(app, row)
+    return (await attach_reactions(app, user_id, [message(app, row)]))[0]
 
 
 async def edit_message(app: web.Application, user_id: int, message_id: int, content: str) -> dict[str, Any]:
-    """Sender only → the Message with edited_at; message.updated to both."""
+    """Sender only → the Message with edited_at; message.updated to both; the replaced version is
+    kept (server/history.py)."""
     async def fn(conn: Tx) -> dict[str, Any]:
         head = await _participant_message(conn, user_id, message_id, lock=True)
         if head["sender_id"] != user_id:
@@ -209,11 +368,15 @@ async def edit_message(app: web.Application, user_id: int, message_id: int, cont
         await refuse_between(conn, head["sender_id"], head["recipient_id"], "edit messages to this user")
         if len(content) > MAX_CONTENT or (not content.strip() and head["message_type"] == "text"):
             raise ValidationFailed({"content": [f"1–{MAX_CONTENT} characters, not blank."]})
+        await save_message(conn, message_id)  # the version this edit replaces
         await conn.execute(Q.messages.edit, {"id": message_id, "content": content})
         msg = message(app, await conn.fetchone(Q.messages.by_id, {"id": message_id}))
-        for uid in sorted((head["sender_id"], head["recipient_id"])):
-            await emit(conn, uid, "message.updated", msg)
-        return msg
+        # Each side's document carries the reactions as that side sees them (`me`).
+        lo, hi = sorted((head["sender_id"], head["recipient_id"]))
+        views = (await reaction_summaries(conn, [message_id], lo, hi)).get(message_id, ([], []))
+        for uid, view in ((lo, views[0]), (hi, views[1])):
+            await emit(conn, uid, "message.updated", {**msg, "reactions": view})
+        return {**msg, "reactions": views[0] if user_id == lo else views[1]}
 
     return await run_and_publish(app, fn)
 
@@ -330,7 +493,9 @@ async def mute_conversation(app: web.Application, user_id: int, peer_id: int, *,
 async def conversations(app: web.Application, user_id: int, p: PageParams) -> dict[str, Any]:
     """The user's conversations, most recent first → a page of Conversation."""
     rows = await app[DB].fetchall(p.sql(Q.conversations.page), p.args(user_id=user_id))
-    return make_page(rows, p, key=lambda r: r["last_message_id"], dump=lambda r: conversation(app, r))
+    page = make_page(rows, p, key=lambda r: r["last_message_id"], dump=lambda r: conversation(app, r))
+    await attach_reactions(app, user_id, [c["last_message"] for c in page["items"]])
+    return page
 
 
 async def history(app: web.Application, user_id: int, peer_id: int, p: PageParams) -> dict[str, Any]:
@@ -339,7 +504,9 @@ async def history(app: web.Application, user_id: int, peer_id: int, p: PageParam
     if peer_id == user_id or not await db.fetchval(Q.messages.user_exists, {"id": peer_id}):
         raise NotFound("No such user.")
     rows = await db.fetchall(p.sql(Q.messages.history), p.args(**pair(user_id, peer_id)))
-    return make_page(rows, p, dump=lambda r: message(app, r))
+    page = make_page(rows, p, dump=lambda r: message(app, r))
+    await attach_reactions(app, user_id, page["items"])
+    return page
 
 
 async def responses(app: web.Application, user_id: int, message_id: int, p: PageParams) -> dict[str, Any]:

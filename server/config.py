@@ -123,6 +123,7 @@ class AuthSchema(_Strict):
     conduit_ttl = Positive()
     leeway = fields.Integer(required=True, validate=validate.Range(0, 300))
     bcrypt_rounds = fields.Integer(required=True, validate=validate.Range(4, 16))
+    hash_queue = fields.Integer(required=True, validate=validate.Range(0, 10_000))
     reset_ttl = Positive()
     reset_url = fields.String(required=True, validate=_url(("http", "https")))
     ws_ticket_ttl = Positive()
@@ -199,6 +200,14 @@ class TimelineSchema(_Strict):
     ttl = Positive()
 
 
+class SearchSchema(_Strict):
+    cache_ttl = fields.Integer(required=True, validate=validate.Range(0, 3600))
+
+
+class ConduitSchema(_Strict):
+    count_ttl = fields.Float(required=True, validate=validate.Range(min=0, max=3600))
+
+
 class LogSchema(_Strict):
     level = fields.String(required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"]))
     json = fields.Boolean(required=True)
@@ -217,6 +226,8 @@ class ConfigSchema(_Strict):
     ws = fields.Nested(WsSchema, required=True)
     log = fields.Nested(LogSchema, required=True)
     timeline = fields.Nested(TimelineSchema, required=True)
+    search = fields.Nested(SearchSchema, required=True)
+    conduit = fields.Nested(ConduitSchema, required=True)
 
     @validates_schema
     def _workers_need_redis_bus(self, data, **kwargs):

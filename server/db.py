@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import aiomysql
 import pymysql
+from pymysql.cursors import RE_INSERT_VALUES
 
 from server.config import Config, db_parts
 
@@ -60,68 +61,156 @@ class DictCursor(aiomysql.DictCursor):
         return None
 
 
+class Result:
+    """What one statement of a batch answered: its rows (dicts; [] when it returns none), the
+    affected row count and the AUTO_INCREMENT id it assigned (0 for none)."""
+
+    __slots__ = ("rows", "rowcount", "lastrowid")
+
+    def __init__(self, rows: list[dict[str, Any]], rowcount: int, lastrowid: int):
+        self.rows, self.rowcount, self.lastrowid = rows, rowcount, lastrowid
+
+
 class Conn:
     """One connection (inside or outside a transaction) with query helpers."""
 
     __slots__ = ("raw",)
+    _fresh = False  # a Tx whose BEGIN is still to be sent (see Tx)
 
     def __init__(self, raw: aiomysql.Connection):
         self.raw = raw
 
+    async def _begin(self) -> None:
+        """Send the deferred BEGIN of a Tx (only called while _fresh)."""
+
     async def execute(self, sql: str, args: Any = None) -> int:
         """Run a statement; return the affected row count."""
+        if self._fresh:
+            await self._begin()
         async with self.raw.cursor(Cursor) as cur:
             return await cur.execute(sql, args)
 
     async def insert(self, sql: str, args: Any = None) -> int:
         """Run an INSERT; return the new AUTO_INCREMENT id."""
+        if self._fresh:
+            await self._begin()
         async with self.raw.cursor(Cursor) as cur:
             await cur.execute(sql, args)
             return cur.lastrowid
 
     async def executemany(self, sql: str, args: list) -> int:
+        if self._fresh:
+            await self._begin()
         async with self.raw.cursor(Cursor) as cur:
             return await cur.executemany(sql, args)
 
     async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
+        if self._fresh:
+            await self._begin()
         async with self.raw.cursor(DictCursor) as cur:
             await cur.execute(sql, args)
             return await cur.fetchone()
 
     async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+        if self._fresh:
+            await self._begin()
         async with self.raw.cursor(DictCursor) as cur:
             await cur.execute(sql, args)
             return list(await cur.fetchall())
 
     async def fetchval(self, sql: str, args: Any = None) -> Any:
         """First column of the first row, or None."""
+        if self._fresh:
+            await self._begin()
         async with self.raw.cursor(Cursor) as cur:
             await cur.execute(sql, args)
             row = await cur.fetchone()
             return row[0] if row else None
 
+    def _bind(self, args: Any) -> Any:
+        escape = self.raw.escape
+        if isinstance(args, dict):
+            return {key: escape(value) for key, value in args.items()}
+        if isinstance(args, tuple | list):
+            return tuple(escape(arg) for arg in args)
+        return escape(args)
+
+    def mogrify(self, sql: str, args: Any = None) -> str:
+        """The statement with its arguments bound, escaped exactly as execute() binds them."""
+        return sql if args is None else sql % self._bind(args)
+
+    def mogrify_rows(self, sql: str, rows: list) -> str:
+        """An `INSERT ... VALUES (%s, ...)` bound to several rows: one multi-row INSERT (as
+        executemany() sends it)."""
+        match = RE_INSERT_VALUES.match(sql)
+        if match is None or not rows:
+            raise ValueError("mogrify_rows needs an INSERT ... VALUES (...) and at least one row")
+        values = match.group(2).rstrip()
+        return match.group(1) + ",".join(values % self._bind(row) for row in rows) + (match.group(3) or "")
+
+    async def batch(self, *statements: tuple[str, Any]) -> list[Result]:
+        """Several statements (sql, args) in ONE round trip (a multi-statement query; aiomysql
+        connections accept them), executed in order → one Result each. The first statement that
+        fails raises its error and the rest are not run (a Tx then rolls back as usual). In a Tx
+        whose BEGIN is still deferred, the BEGIN goes in the same round trip."""
+        sqls = [self.mogrify(sql, args) for sql, args in statements]
+        begin = self._fresh
+        if begin:
+            sqls.insert(0, "START TRANSACTION")
+            self._fresh = False
+        results: list[Result] = []
+        async with self.raw.cursor(DictCursor) as cur:
+            await cur.execute(";\n".join(sqls))
+            while True:
+                results.append(Result(list(await cur.fetchall()), cur.rowcount, cur.lastrowid or 0))
+                if not await cur.nextset():
+                    break
+        if len(results) != len(sqls):
+            raise pymysql.err.InterfaceError(f"a batch of {len(sqls)} statements gave {len(results)} results")
+        return results[1:] if begin else results
+
 
 class Tx(Conn):
     """A connection inside BEGIN ... COMMIT: the unit of work.
 
+    BEGIN is deferred to the first statement, so a transaction that starts with a batch() sends
+    it in that batch's round trip; statements given to commit_with() go in COMMIT's round trip.
     It carries the stream events emitted in it (server/events.py): their log rows are written by
-    a before-commit step, in one INSERT, and the caller publishes them after COMMIT.
+    a before-commit step, in one INSERT sent with the COMMIT, and the caller publishes them after
+    COMMIT.
     """
 
-    __slots__ = ("events", "_before_commit")
+    __slots__ = ("events", "_before_commit", "_with_commit", "_fresh")
 
     def __init__(self, raw: aiomysql.Connection):
         super().__init__(raw)
         self.events: list[Any] = []
         self._before_commit: list[Callable[[], Awaitable[None]]] = []
+        self._with_commit: list[tuple[str, Any]] = []
+        self._fresh = True
+
+    async def _begin(self) -> None:
+        self._fresh = False
+        await self.raw.begin()
 
     def before_commit(self, step: Callable[[], Awaitable[None]]) -> None:
         """Run step() inside the transaction, after the work and just before COMMIT."""
         self._before_commit.append(step)
 
+    def commit_with(self, sql: str, args: Any = None) -> None:
+        """Send this statement in COMMIT's round trip, right before it (its failure rolls back)."""
+        self._with_commit.append((sql, args))
+
     async def _finish(self) -> None:
         for step in self._before_commit:
             await step()
+
+    async def _commit(self) -> None:
+        if self._with_commit:
+            await self.batch(*self._with_commit, ("COMMIT", None))
+        elif not self._fresh:
+            await self.raw.commit()
+        # else: nothing was sent, there is nothing to commit
 
 
 class Database:
@@ -189,8 +278,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         """BEGIN ... COMMIT; ROLLBACK on any error. COMMIT/ROLLBACK are shielded from cancellation."""
         async with self.connection() as plain:
-            conn = Tx(plain.raw)
-            await conn.raw.begin()
+            conn = Tx(plain.raw)  # BEGIN goes with its first statement
             try:
                 yield conn
                 await conn._finish()
@@ -199,7 +287,12 @@ class Database:
                     await asyncio.shield(conn.raw.rollback())
                 raise
             else:
-                await asyncio.shield(conn.raw.commit())
+                try:
+                    await asyncio.shield(conn._commit())
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.raw.rollback())
+                    raise
                 if self.router is not None:
                     await self.router.wrote(conn)
 

@@ -84,7 +84,8 @@ class Job:
 
     async def run(self) -> None:
         for name, batch in (("post_likes", self.post_likes), ("comment_likes", self.comment_likes),
-                            ("comments", self.comments), ("follows", self.follows), ("posts", self.posts),
+                            ("comments", self.comments), ("follows", self.follows),
+                            ("bookmarks", self.bookmarks), ("posts", self.posts),
                             ("notifications", self.notifications), ("media", self.media),
                             ("rest", self.rest)):
             await self.stage(name, batch)
@@ -164,6 +165,10 @@ class Job:
         await timeline.of(self.app).invalidate(*fans)
         return True
 
+    async def bookmarks(self) -> bool:
+        """The account's own bookmarks (others' bookmarks of its posts go with the posts)."""
+        return await self.app[DB].execute(D.delete_bookmarks, self.args) > 0
+
     async def posts(self) -> bool:
         ids = [r["id"] for r in await self.app[DB].fetchall(D.posts_of, {**self.args, "limit": max(1, BATCH // 4)})]
         if not ids:
@@ -213,7 +218,8 @@ class Job:
     async def rest(self) -> bool:
         removed = 0
         for query in (D.delete_events, D.delete_event_seq, D.delete_idempotency, D.delete_resets,
-                      D.delete_conversations, D.delete_sessions):
+                      D.delete_conversations, D.delete_reactions, D.delete_sessions, D.delete_tag_follows,
+                      D.delete_post_mentions, D.delete_comment_mentions):
             removed += await self.app[DB].execute(query, self.args)
         return removed > 0
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from server.db import Conn, Tx
+from server.db import Conn, Result, Tx
 from server.formats import dumps
 from server.keys import BUS, CONFIG, DB, REDIS
 from server.queries import QUERIES as Q
@@ -27,15 +27,19 @@ class Event:
     data: dict[str, Any]
     seq: int | None = None
     _frame: str | None = field(default=None, repr=False)
+    _payload: str | None = field(default=None, repr=False)
+
+    def payload(self) -> str:
+        """data as JSON, encoded once: the log row and the frame (sent to every socket) share it."""
+        if self._payload is None:
+            self._payload = dumps(self.data).decode()
+        return self._payload
 
     def frame(self) -> str:
         """The WebSocket frame: {"type", "seq"?, "data"}."""
         if self._frame is None:
-            body: dict[str, Any] = {"type": self.type}
-            if self.seq is not None:
-                body["seq"] = self.seq
-            body["data"] = self.data
-            self._frame = dumps(body).decode()
+            head = {"type": self.type} if self.seq is None else {"type": self.type, "seq": self.seq}
+            self._frame = f'{dumps(head).decode()[:-1]},"data":{self.payload()}}}'
         return self._frame
 
 
@@ -49,36 +53,56 @@ async def emit(conn: Conn, user_id: int, type: str, data: dict[str, Any]) -> Eve
 
 
 async def emit_many(conn: Conn, items: list[tuple[int, str, dict[str, Any]]]) -> list[Event]:
-    """Several events (user_id, type, data) in one go: one seq upsert per user (in user id order, so
-    concurrent transactions lock the counters in one order), one INSERT for their log rows.
+    """Several events (user_id, type, data) in one go: the seqs of all their users in one round
+    trip (in user id order, so concurrent transactions lock the counters in one order), one
+    INSERT for their log rows (in a Tx: sent with the COMMIT).
 
     Returns the events in the order of items, each with its seq.
     """
+    reserved = await conn.batch(*reservation(conn, [user_id for user_id, _, _ in items]))
+    events = emitted(conn, items, reserved)
+    if not isinstance(conn, Tx):
+        await conn.execute(_log_rows(conn, events))
+    return events
+
+
+def reservation(conn: Conn, user_ids: list[int]) -> list[tuple[str, dict[str, int]]]:
+    """The statements that reserve a seq for each event of these users (one user id per event),
+    one per user in user id order, to run in one Tx.batch(); emitted() reads their results."""
+    counts: dict[int, int] = {}
+    for user_id in user_ids:
+        counts[user_id] = counts.get(user_id, 0) + 1
+    return [(Q.events.reserve_seqs, {"user_id": user_id, "n": n}) for user_id, n in sorted(counts.items())]
+
+
+def emitted(conn: Conn, items: list[tuple[int, str, dict[str, Any]]], reserved: list[Result]) -> list[Event]:
+    """The events of items, numbered from the results of their reservation() (each user's last
+    seq reserved is its statement's insert id); in a Tx they are logged with its COMMIT (and
+    published after it by run_and_publish)."""
     counts: dict[int, int] = {}
     for user_id, _, _ in items:
         counts[user_id] = counts.get(user_id, 0) + 1
-    next_seq: dict[int, int] = {}
-    for user_id in sorted(counts):
-        last = await conn.insert(Q.events.reserve_seqs, {"user_id": user_id, "n": counts[user_id]})
-        next_seq[user_id] = last - counts[user_id] + 1
+    next_seq = {user_id: result.lastrowid - n + 1
+                for (user_id, n), result in zip(sorted(counts.items()), reserved, strict=True)}
     events = []
     for user_id, type_, data in items:
         events.append(Event(user_id, type_, data, next_seq[user_id]))
         next_seq[user_id] += 1
     if isinstance(conn, Tx):
-        # The unit of work: log rows in one INSERT just before COMMIT, published after it.
+        # The unit of work: log rows in one INSERT sent with the COMMIT, published after it.
         if not conn.events:
-            conn.before_commit(lambda: _store(conn, conn.events))
+            conn.before_commit(lambda: _log_at_commit(conn))
         conn.events.extend(events)
-    else:
-        await _store(conn, events)
     return events
 
 
-async def _store(conn: Conn, events: list[Event]) -> None:
-    if events:
-        await conn.executemany(Q.events.append, [
-            (e.user_id, e.seq, e.type, dumps(e.data).decode()) for e in events])
+async def _log_at_commit(conn: Tx) -> None:
+    if conn.events:
+        conn.commit_with(_log_rows(conn, conn.events))
+
+
+def _log_rows(conn: Conn, events: list[Event]) -> str:
+    return conn.mogrify_rows(Q.events.append, [(e.user_id, e.seq, e.type, e.payload()) for e in events])
 
 
 async def publish(app: web.Application, events: list[Event] | Event | None) -> None:
@@ -87,13 +111,15 @@ async def publish(app: web.Application, events: list[Event] | Event | None) -> N
         return
     if isinstance(events, Event):
         events = [events]
-    bus = app[BUS]
+    if not events:
+        return
+    try:  # all in one go (one Redis round trip), in order
+        await app[BUS].publish_many([(user_channel(app, e.user_id), e.frame()) for e in events])
+    except Exception as exc:  # Redis down: the events are in MySQL, clients catch up on resume
+        log.warning("publish of %d event(s) (%s, ...) failed: %s", len(events), events[0].type, exc)
+    every = _prune_every(app)
     for event in events:
-        try:
-            await bus.publish(user_channel(app, event.user_id), event.frame())
-        except Exception as exc:  # Redis down: the event is in MySQL, clients catch up on resume
-            log.warning("publish of %s to user %s failed: %s", event.type, event.user_id, exc)
-        if event.seq is not None and event.seq % _prune_every(app) == 0:
+        if event.seq is not None and event.seq % every == 0:
             await prune(app, event.user_id, event.seq)
 
 

@@ -1,5 +1,5 @@
-"""Account export: one zip of everything of an account (profile, posts, comments, likes, follows,
-messages and responses as JSON, plus every file it uploaded), streamed to the client as it is made.
+"""Account export: one zip of everything of an account (profile, posts, comments, likes, bookmarks,
+follows, messages, responses and reactions as JSON, plus every file it uploaded), streamed to the client as it is made.
 
 Why a hand-rolled stream over the standard library's zipfile, not the archive built in memory or
 in a temporary file: an account may hold gigabytes of media, and one export must not cost the
@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from server import accounts
@@ -86,6 +87,23 @@ async def _attached(app: web.Application, query: str, ids: list[int]) -> dict[in
     return out
 
 
+async def _versions(app: web.Application, query: str, ids: list[int], *, title: bool = False,
+                    media: bool = False) -> dict[int, list[dict]]:
+    """The earlier versions (edit history) of these rows, oldest first, by row id."""
+    out: dict[int, list[dict]] = {}
+    if not ids:
+        return out
+    for row in await app[DB].fetchall(query, {"ids": ids}):
+        version: dict[str, Any] = {"title": row["title"]} if title else {}
+        version["content"] = row["content"]
+        if media:
+            version["media"] = [{"id": m["id"], "type": m["media_type"], "content_type": m["content_type"],
+                                 "file": file_path(m["storage_key"])} for m in orjson.loads(row["media"] or "[]")]
+        version["created_at"] = iso(row["created_at"])
+        out.setdefault(row["owner_id"], []).append(version)
+    return out
+
+
 def _json_array(items: AsyncIterator[list[dict]]) -> AsyncIterator[bytes]:
     """A JSON array, one page of items at a time."""
     async def gen() -> AsyncIterator[bytes]:
@@ -129,19 +147,24 @@ async def _posts(app: web.Application, user_id: int) -> AsyncIterator[list[dict]
     async for rows in _pages(app, E.posts, {"user_id": user_id}):
         ids = [r["id"] for r in rows]
         media = await _attached(app, E.post_media, ids)
+        versions = await _versions(app, E.post_versions, ids, title=True, media=True)
         tags: dict[int, list[str]] = {}
         for t in await app[DB].fetchall(E.post_tags, {"ids": ids}):
             tags.setdefault(t["post_id"], []).append(t["name"])
         yield [{**r, "created_at": iso(r["created_at"]), "updated_at": iso(r["updated_at"]),
-                "edited_at": iso(r["edited_at"]), "tags": tags.get(r["id"], []), "media": media.get(r["id"], [])}
+                "edited_at": iso(r["edited_at"]), "tags": tags.get(r["id"], []), "media": media.get(r["id"], []),
+                "versions": versions.get(r["id"], [])}
                for r in rows]
 
 
 async def _comments(app: web.Application, user_id: int) -> AsyncIterator[list[dict]]:
     async for rows in _pages(app, E.comments, {"user_id": user_id}):
-        media = await _attached(app, E.comment_media, [r["id"] for r in rows])
+        ids = [r["id"] for r in rows]
+        media = await _attached(app, E.comment_media, ids)
+        versions = await _versions(app, E.comment_versions, ids, media=True)
         yield [{**r, "created_at": iso(r["created_at"]), "updated_at": iso(r["updated_at"]),
-                "edited_at": iso(r["edited_at"]), "media": media.get(r["id"], [])} for r in rows]
+                "edited_at": iso(r["edited_at"]), "media": media.get(r["id"], []),
+                "versions": versions.get(r["id"], [])} for r in rows]
 
 
 async def _rows(app: web.Application, query: str, user_id: int, drop: tuple[str, ...] = ()) -> AsyncIterator[list[dict]]:
@@ -154,8 +177,9 @@ async def _messages(app: web.Application, user_id: int) -> AsyncIterator[list[di
         for peer in peers:
             pair = {"lo": min(user_id, peer["id"]), "hi": max(user_id, peer["id"])}
             async for rows in _pages(app, E.messages, pair):
-                yield [{**{k: v for k, v in r.items() if k != "storage_key"}, "file": file_path(r["storage_key"])}
-                       for r in rows]
+                versions = await _versions(app, E.message_versions, [r["id"] for r in rows])
+                yield [{**{k: v for k, v in r.items() if k != "storage_key"}, "file": file_path(r["storage_key"]),
+                        "versions": versions.get(r["id"], [])} for r in rows]
 
 
 async def _responses(app: web.Application, user_id: int) -> AsyncIterator[list[dict]]:
@@ -172,10 +196,12 @@ def entries(app: web.Application, user_id: int) -> list[tuple[str, AsyncIterator
         ("comments.json", _json_array(_comments(app, user_id))),
         ("likes.json", _object_of_arrays([("posts", _rows(app, E.post_likes, user_id)),
                                           ("comments", _rows(app, E.comment_likes, user_id))])),
+        ("bookmarks.json", _json_array(_rows(app, E.bookmarks, user_id, ("id",)))),
         ("follows.json", _object_of_arrays([("following", _rows(app, E.following, user_id, ("id",))),
                                             ("followers", _rows(app, E.followers, user_id, ("id",)))])),
         ("messages.json", _json_array(_messages(app, user_id))),
         ("responses.json", _json_array(_responses(app, user_id))),
+        ("reactions.json", _json_array(_rows(app, E.reactions, user_id, ("id",)))),
     ]
 
 

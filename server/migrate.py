@@ -15,7 +15,7 @@ from server.db import Cursor
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-LOCK_NAME = "chatter_migrate"
+LOCK_NAME = "chatter_migrate"  # + ":<database>": one database's long ALTER does not hold up another's
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Path]]:
@@ -82,7 +82,8 @@ async def migrate(config: Config, database: str | None = None) -> list[str]:
     applied: list[str] = []
     try:
         async with conn.cursor(Cursor) as cur:
-            await cur.execute("SELECT GET_LOCK(%s, 60)", (LOCK_NAME,))
+            lock = f"{LOCK_NAME}:{database or db.name}"[:64]  # GET_LOCK names: at most 64 characters
+            await cur.execute("SELECT GET_LOCK(%s, 60)", (lock,))
             (got,) = await cur.fetchone()
             if got != 1:
                 raise RuntimeError("could not take the migration lock within 60 s")
@@ -113,7 +114,7 @@ async def migrate(config: Config, database: str | None = None) -> list[str]:
                     )
                     applied.append(f"{version:04d}_{name}")
             finally:
-                await cur.execute("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+                await cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
     finally:
         conn.close()
     return applied

@@ -7,13 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
-from server import timeline
+from server import hashtags, history, mentions, timeline
 from server.db import Conn, Tx
 from server.documents import post_docs
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.events import run_and_publish
 from server.media.uploads import remove_files
 from server.queries import QUERIES as Q
+from server.textrefs import parse_tags
 
 MAX_MEDIA = 4  # attachments per post or comment
 _UNSET: Any = object()
@@ -36,11 +37,19 @@ async def attach_media(conn: Conn, user_id: int, media_ids: Sequence[int], *, po
 
 async def create_post(app: web.Application, user_id: int, content: str, title: str | None = None,
                       media_ids: Sequence[int] = ()) -> int:
-    """Create a post (posts_count + 1, media attached) → its id; it joins the home timelines."""
+    """Create a post (posts_count + 1, media attached, its #tags and @mentions stored, the
+    mentioned notified) → its id; it joins the home timelines."""
+    await hashtags.ensure(app, parse_tags(content))
+
     async def fn(conn: Tx) -> int:
-        await conn.execute(Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1})
+        mentioned = await mentions.resolve(conn, content)
+        await mentions.lock_users(conn, user_id, mentioned, lambda: conn.execute(
+            Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}))
         post_id = await conn.insert(Q.posts.create, {"user_id": user_id, "title": title, "content": content})
         await attach_media(conn, user_id, media_ids, post_id=post_id)
+        await hashtags.sync_post(conn, app, post_id)
+        await mentions.sync(conn, app, kind="post", id=post_id, author_id=user_id, content=content,
+                            post_id=post_id, mentioned=mentioned)
         return post_id
 
     post_id = await run_and_publish(app, fn)
@@ -59,22 +68,39 @@ async def _lock_own_post(conn: Conn, user_id: int, post_id: int) -> dict[str, An
 
 async def update_post(app: web.Application, user_id: int, post_id: int, *, content: Any = _UNSET,
                       title: Any = _UNSET, media_ids: Any = _UNSET) -> None:
-    """Edit one's own post: only the given fields change; media_ids replaces the attachments."""
-    async def fn(conn: Tx) -> None:
+    """Edit one's own post: only the given fields change; media_ids replaces the attachments. The
+    version it replaces is kept (server/history.py), all or nothing with the edit. A new content
+    re-reads its #tags and @mentions: only users it did not mention before are notified."""
+    if content is not _UNSET:
+        await hashtags.ensure(app, parse_tags(content))
+
+    async def fn(conn: Tx) -> hashtags.TagChange:
         await _lock_own_post(conn, user_id, post_id)
+        await history.save_post(conn, post_id)  # the version this edit replaces, in its transaction
         await conn.execute(Q.posts.update, {
             "id": post_id, "set_content": content is not _UNSET, "content": None if content is _UNSET else content,
             "set_title": title is not _UNSET, "title": None if title is _UNSET else title})
         if media_ids is not _UNSET:
             await conn.execute(Q.posts.detach_post_media, {"post_id": post_id})
             await attach_media(conn, user_id, media_ids or (), post_id=post_id)
+        if content is _UNSET:
+            return hashtags.TagChange()
+        await mentions.sync(conn, app, kind="post", id=post_id, author_id=user_id, content=content, post_id=post_id)
+        return await hashtags.sync_post(conn, app, post_id)
 
-    await run_and_publish(app, fn)
+    change = await run_and_publish(app, fn)
+    await tags_changed(app, post_id, change)
+
+
+async def tags_changed(app: web.Application, post_id: int, change: hashtags.TagChange) -> None:
+    """After COMMIT of a change of a post's tags: the timelines of the tags' followers follow."""
+    if change.added or change.removed:
+        await timeline.post_tags_changed(app, change.author_id, post_id, change.added, change.removed)
 
 
 async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
     """Delete one's own post; comments, likes, attachments (and their files) and notifications go with it."""
-    async def fn(conn: Tx) -> list[dict[str, Any]]:
+    async def fn(conn: Tx) -> Removed:
         owner = await conn.fetchone(Q.posts.owner, {"id": post_id})
         if owner is None:
             raise NotFound("No such post.")
@@ -86,16 +112,23 @@ async def delete_post(app: web.Application, user_id: int, post_id: int) -> None:
     await post_removed(app, user_id, post_id, files)
 
 
-async def _remove(conn: Conn, author_id: int, post_id: int) -> list[dict[str, Any]]:
+class Removed(list):
+    """The files a post's deletion leaves to remove after COMMIT, and the tags it carried (whose
+    followers' timelines it leaves)."""
+    tag_ids: list[int] = []
+
+
+async def _remove(conn: Conn, author_id: int, post_id: int) -> Removed:
     # The author's row first (as in create_post), then the post.
     await conn.execute(Q.posts.bump_user_posts, {"user_id": author_id, "delta": -1})
     await _lock_own_post(conn, author_id, post_id)
-    files = await conn.fetchall(Q.posts.post_media_keys, {"post_id": post_id})
+    files = Removed(await conn.fetchall(Q.posts.post_media_keys, {"post_id": post_id}))
+    files.tag_ids = await hashtags.post_tag_ids(conn, post_id)
     await conn.execute(Q.posts.delete, {"id": post_id})
     return files
 
 
-async def remove_post(conn: Conn, post_id: int) -> tuple[int, list[dict[str, Any]]] | None:
+async def remove_post(conn: Conn, post_id: int) -> tuple[int, Removed] | None:
     """Inside a transaction: delete a post whoever wrote it (a moderator's removal) → (author id,
     files for post_removed after COMMIT), or None when it is already gone."""
     owner = await conn.fetchone(Q.posts.owner, {"id": post_id})
@@ -104,9 +137,9 @@ async def remove_post(conn: Conn, post_id: int) -> tuple[int, list[dict[str, Any
     return owner["user_id"], await _remove(conn, owner["user_id"], post_id)
 
 
-async def post_removed(app: web.Application, author_id: int, post_id: int, files: list[dict[str, Any]]) -> None:
+async def post_removed(app: web.Application, author_id: int, post_id: int, files: Removed) -> None:
     """After COMMIT of a post's deletion: out of the home timelines, its unshared files gone."""
-    await timeline.post_deleted(app, author_id, post_id)
+    await timeline.post_deleted(app, author_id, post_id, files.tag_ids)
     await remove_files(app, files)
 
 

@@ -22,6 +22,10 @@ Writes, after COMMIT. A new post goes into the timelines of the author and every
 that exist (cold keys are never created) except followers who mute the author, trimmed to
 ``size`` with the floor raised past what was cut; a deleted post leaves them; follow/unfollow,
 a block (both sides) and mute/unmute (the muter) delete the timelines whose home feed changes.
+Followed tags (feed.sql home_ids' third branch): a new post also reaches the followers of its
+tags (but not those muting or blocking its author, or blocked by them), a deleted one leaves
+them, an edit adds it to the followers of tags it gained and drops the timelines of the followers
+of tags it lost, and a tag follow or unfollow drops the follower's timeline.
 
 Timed mutes. A mute that ends lets the muted user's posts back into the home feed without any
 write: so a build also stores ``e`` at ``-end`` (ms since the epoch) when the viewer has a timed
@@ -330,15 +334,39 @@ class Timelines:
         except _FAILURES as exc:
             self._failed(what, exc)
 
+    async def _tag_readers(self, author_id: int, tag_ids: list[int]) -> list[int]:
+        """Followers of these tags whose home feed shows author_id's posts carrying them."""
+        if not tag_ids:
+            return []
+        rows = await self.app[DB].fetchall(Q.hashtags.tag_readers, {"tag_ids": tag_ids, "author_id": author_id})
+        return [r["id"] for r in rows]
+
+    async def _tag_followers(self, tag_ids: list[int]) -> list[int]:
+        if not tag_ids:
+            return []
+        return [r["id"] for r in await self.app[DB].fetchall(Q.hashtags.followers_of_tags, {"tag_ids": tag_ids})]
+
     async def post_created(self, author_id: int, post_id: int) -> None:
         if self.enabled:
-            await self._each_batch("fan-out", "add", [post_id, self.size],
-                                   await self._followers(author_id, skip_muters=True))
+            tag_ids = [r["tag_id"] for r in await self.app[DB].fetchall(Q.hashtags.post_tag_ids, {"post_id": post_id})]
+            users = await self._followers(author_id, skip_muters=True)
+            users += await self._tag_readers(author_id, tag_ids)
+            await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(users)))
 
-    async def post_deleted(self, author_id: int, post_id: int) -> None:
+    async def post_deleted(self, author_id: int, post_id: int, tag_ids: list[int]) -> None:
         if self.enabled:
-            await self._each_batch("removal", "remove", [post_id],
-                                   await self._followers(author_id, skip_muters=False))
+            users = await self._followers(author_id, skip_muters=False) + await self._tag_followers(tag_ids)
+            await self._each_batch("removal", "remove", [post_id], list(dict.fromkeys(users)))
+
+    async def post_tags_changed(self, author_id: int, post_id: int, added: list[int], removed: list[int]) -> None:
+        """An edit gave a post new tags (it joins their followers' timelines) or took some away
+        (their followers' timelines are dropped: some may still see it through another path)."""
+        if self.enabled:
+            if added:
+                await self._each_batch("fan-out", "add", [post_id, self.size],
+                                       await self._tag_readers(author_id, added))
+            if removed:
+                await self._each_batch("invalidation", "drop", [], await self._tag_followers(removed))
 
     async def invalidate(self, *user_ids: int) -> None:
         await self._each_batch("invalidation", "drop", [], list(user_ids))
@@ -367,8 +395,14 @@ async def post_created(app: web.Application, author_id: int, post_id: int) -> No
     await of(app).post_created(author_id, post_id)
 
 
-async def post_deleted(app: web.Application, author_id: int, post_id: int) -> None:
-    await of(app).post_deleted(author_id, post_id)
+async def post_deleted(app: web.Application, author_id: int, post_id: int, tag_ids: list[int]) -> None:
+    """tag_ids: the tags the post carried (read before its deletion)."""
+    await of(app).post_deleted(author_id, post_id, tag_ids)
+
+
+async def post_tags_changed(app: web.Application, author_id: int, post_id: int, added: list[int],
+                            removed: list[int]) -> None:
+    await of(app).post_tags_changed(author_id, post_id, added, removed)
 
 
 async def follows_changed(app: web.Application, *user_ids: int) -> None:
@@ -383,7 +417,9 @@ async def author_visibility_changed(app: web.Application, author_id: int) -> Non
     finds no document, and home_page answers that page from SQL."""
     timelines = of(app)
     if timelines.enabled:
-        await timelines.invalidate(*await timelines._followers(author_id, skip_muters=False))
+        users = await timelines._followers(author_id, skip_muters=False)
+        tagged = await app[DB].fetchall(Q.hashtags.followers_of_authors_tags, {"user_id": author_id})
+        await timelines.invalidate(*dict.fromkeys(users + [r["id"] for r in tagged]))
 
 
 async def page_ids(app: web.Application, p: PageParams, viewer_id: int) -> list[int] | None:
@@ -428,7 +464,7 @@ async def build_ids(conn: Conn, p: PageParams, viewer_id: int) -> list[dict[str,
 
 
 async def home_page(app: web.Application, p: PageParams, viewer_id: int) -> dict[str, Any]:
-    """The home timeline (followed users' posts and one's own) as a page of Post documents.
+    """The home timeline (followed users' posts, one's own, posts with a followed tag) as a page of Post documents.
 
     Ids from the Redis timeline (below) when it can answer, else from MySQL.
     """

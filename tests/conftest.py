@@ -77,7 +77,9 @@ def _overrides(svc: Services, prefix: str, tmp: Path | None = None) -> dict:
         # A shared, loaded test machine can stall the event loop past the 0.1 s production default
         # and trip the Redis breaker in tests about something else; the outage tests set 0.1.
         "redis": {"url": svc.redis_url, "prefix": prefix, "request_timeout": 1.0},
-        "auth": {"secret": TEST_SECRET, "bcrypt_rounds": 4},
+        # Cost 4 hashes in about a millisecond: tests registering dozens of users at once are no
+        # login storm. The hashing-queue tests set their own bound (tests/test_auth.py).
+        "auth": {"secret": TEST_SECRET, "bcrypt_rounds": 4, "hash_queue": 1000},
         "ratelimit": {"enabled": False},
         "media": {"dir": str(tmp / "media")},
         "mail": {"outbox_dir": str(tmp / "outbox")},

@@ -21,6 +21,7 @@ TRICKY = [
     "</script><b>html</b> & 'single' `back`",
     "control \x01\x1f\x7f end",
     "   padded   ",
+    "#Tagged #日本語 and #\"quoted\" for @tricky_alice, @TRICKY_BOB and @nobody",
 ]
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -45,16 +46,24 @@ async def load_comments(app, ids, viewer):
 _SQL = {
     "posts": ("SELECT * FROM posts WHERE id = %s",
               "SELECT * FROM media WHERE post_id = %s ORDER BY position, id",
-              "SELECT 1 FROM post_likes WHERE post_id = %s AND user_id = %s"),
+              "SELECT 1 FROM post_likes WHERE post_id = %s AND user_id = %s",
+              "SELECT t.name FROM post_hashtags x JOIN tags t ON t.id = x.tag_id WHERE x.post_id = %s"
+              " ORDER BY x.position, t.id",
+              "SELECT u.id, u.username FROM post_mentions x JOIN users u ON u.id = x.user_id"
+              " WHERE x.post_id = %s AND u.state = 'active' ORDER BY x.position, u.id"),
     "comments": ("SELECT * FROM comments WHERE id = %s",
                  "SELECT * FROM media WHERE comment_id = %s ORDER BY position, id",
-                 "SELECT 1 FROM comment_likes WHERE comment_id = %s AND user_id = %s"),
+                 "SELECT 1 FROM comment_likes WHERE comment_id = %s AND user_id = %s",
+                 "SELECT t.name FROM comment_hashtags x JOIN tags t ON t.id = x.tag_id WHERE x.comment_id = %s"
+                 " ORDER BY x.position, t.id",
+                 "SELECT u.id, u.username FROM comment_mentions x JOIN users u ON u.id = x.user_id"
+                 " WHERE x.comment_id = %s AND u.state = 'active' ORDER BY x.position, u.id"),
 }
 
 
 async def _reference(app, table: str, ids: list[int], viewer_id: int | None) -> list[dict[str, Any]]:
     db = app[DB]
-    row_q, media_q, liked_q = _SQL[table]
+    row_q, media_q, liked_q, tags_q, mentions_q = _SQL[table]
     out = []
     for i in ids:
         row = await db.fetchone(row_q, (i,))
@@ -72,17 +81,24 @@ async def _reference(app, table: str, ids: list[int], viewer_id: int | None) -> 
         if table == "posts":
             obj["title"] = row["title"]
         obj["content"] = row["content"]
+        obj["likes_count"] = row["likes_count"]
+        if table == "posts":
+            obj["comments_count"] = row["comments_count"]
+        obj["liked"] = liked
+        if table == "posts":
+            obj["bookmarked"] = viewer_id is not None and bool(await db.fetchval(
+                "SELECT 1 FROM bookmarks WHERE post_id = %s AND user_id = %s", (i, viewer_id)))
+        obj.update(created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]),
+                   edited_at=iso(row["edited_at"]), edited=row["edited_at"] is not None)
         obj["media"] = [{
             "id": m["id"], "type": m["media_type"], "url": _url(app, m["storage_key"]),
             "thumbnail_url": _url(app, m["thumb_key"]), "width": m["width"], "height": m["height"],
             "duration": m["duration"], "size": m["size"], "content_type": m["content_type"],
             "created_at": iso(m["created_at"]),
         } for m in media]
-        obj["likes_count"] = row["likes_count"]
-        if table == "posts":
-            obj["comments_count"] = row["comments_count"]
-        obj.update(liked=liked, created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]),
-                   edited=row["edited_at"] is not None)
+        # Then the lists server/documents.py appends to the document MariaDB built.
+        obj["tags"] = [r["name"] for r in await db.fetchall(tags_q, (i,))]
+        obj["mentions"] = [{"id": r["id"], "username": r["username"]} for r in await db.fetchall(mentions_q, (i,))]
         out.append(obj)
     return out
 
@@ -101,7 +117,7 @@ def assert_same(got: list[dict], expected: list[dict]) -> None:
 async def _world(client, make_user):
     """Alice (avatar, unicode name) and Bob post tricky text with and without titles, media,
     likes, comments and edits."""
-    alice, bob = await make_user(), await make_user()
+    alice, bob = await make_user("tricky_alice"), await make_user("tricky_bob")  # mentioned in TRICKY
     db = client.app[DB]
     avatar = await add_media(client, alice, purpose="avatar")
     await db.execute("UPDATE users SET avatar_media_id = %s, full_name = %s WHERE id = %s",
@@ -122,11 +138,16 @@ async def _world(client, make_user):
     await db.execute("UPDATE posts SET created_at = '2026-01-02 03:04:05.000', updated_at = '2026-01-02 03:04:05.007'"
                      " WHERE id = %s", (posts[-1]["id"],))
 
+    tagged = posts[len(TRICKY) - 1]
+    assert tagged["tags"] == ["tagged", "日本語"]
+    assert tagged["mentions"] == [{"id": alice.id, "username": "tricky_alice"}, {"id": bob.id, "username": "tricky_bob"}]
     resp = await client.patch(f"/api/v1/posts/{posts[1]['id']}", json={"content": TRICKY[0] + " (edited)"},
                               headers=bob.headers)
     assert resp.status == 200
     for p in posts[:3]:
         await client.put(f"/api/v1/posts/{p['id']}/like", headers=bob.headers)
+    for p in (posts[0], posts[3]):
+        assert (await client.put(f"/api/v1/posts/{p['id']}/bookmark", headers=bob.headers)).status == 200
 
     post_id = posts[0]["id"]
     comments = [await comment_on(client, (bob, alice)[i % 2], post_id, text) for i, text in enumerate(TRICKY)]

@@ -337,7 +337,8 @@ async def test_failed_logins_are_throttled_and_a_reset_still_works(aiohttp_clien
 async def test_health_stays_fast_while_logins_hash(aiohttp_client, make_config):
     # At cost 12 one hash takes ~0.3 s: a hash on the event loop would stall /healthz at least that
     # long, far above the bound below, so the bound separates "in the executor" from "blocking".
-    client = await aiohttp_client(create_app(make_config(auth={"bcrypt_rounds": 12})))
+    # (A queue long enough for all ten: the bound past it is the next test's.)
+    client = await aiohttp_client(create_app(make_config(auth={"bcrypt_rounds": 12, "hash_queue": 16})))
     resp = await client.post("/api/v1/auth/register", json={
         "username": "alice", "email": "alice@example.com", "password": "the right one"})
     assert resp.status == 201
@@ -376,3 +377,53 @@ async def test_revocation_holds_while_redis_is_down(aiohttp_client, make_config,
     assert resp.status == 204
     await problem_of(await me(client, laptop["access_token"]), 401)
     assert (await me(client, phone["access_token"])).status == 200
+
+
+async def test_logins_past_the_hash_queue_are_refused_at_once_and_queued_ones_succeed(aiohttp_client, make_config):
+    # One hashing thread and two places in the queue: of twelve logins at once three are admitted
+    # (one hashing, two waiting; at cost 12 a hash takes ~0.3 s) and nine are refused before any
+    # hash is done, with Retry-After, the native ones as problem+json, the Conduit ones too (a 5xx).
+    client = await aiohttp_client(create_app(make_config(auth={"bcrypt_rounds": 12, "hash_queue": 2},
+                                                         server={"blocking_threads": 1})))
+    resp = await client.post("/api/v1/auth/register", json={
+        "username": "alice", "email": "alice@example.com", "password": "the right one"})
+    assert resp.status == 201
+
+    async def timed(call):
+        start = time.perf_counter()
+        resp = await call
+        return resp, await resp.read(), time.perf_counter() - start
+
+    for attempt in (lambda: login(client, "alice", "the right one"),
+                    lambda: client.post("/api/users/login", json={"user": {"email": "alice@example.com",
+                                                                           "password": "the right one"}})):
+        results = await asyncio.gather(*[timed(attempt()) for _ in range(12)])
+        ok = [r for r in results if r[0].status == 200]
+        busy = [r for r in results if r[0].status == 503]
+        assert len(ok) == 3 and len(busy) == 9, [r[0].status for r in results]
+        for resp, body, _ in busy:
+            assert resp.content_type == "application/problem+json"
+            assert orjson.loads(body)["type"] == "urn:chatter:problem:busy"
+            assert int(resp.headers["Retry-After"]) >= 1
+        # Refused before the first admitted login's hash was done: no client waits for a refusal.
+        assert max(t for *_, t in busy) < min(t for *_, t in ok), ([t for *_, t in busy], [t for *_, t in ok])
+        assert all("token" in orjson.loads(body).get("user", {}) or "access_token" in orjson.loads(body)
+                   for _, body, _ in ok)
+    # The queue drained: one more login goes through.
+    assert (await login(client, "alice", "the right one")).status == 200
+
+
+async def test_registration_past_the_hash_queue_is_refused_too(aiohttp_client, make_config):
+    client = await aiohttp_client(create_app(make_config(auth={"bcrypt_rounds": 12, "hash_queue": 0},
+                                                         server={"blocking_threads": 1})))
+    results = await asyncio.gather(*[client.post("/api/v1/auth/register", json={
+        "username": f"user{i}", "email": f"user{i}@example.com", "password": "the right one"}) for i in range(4)])
+    statuses = sorted(r.status for r in results)
+    assert statuses == [201, 503, 503, 503], statuses
+    refused = next(r for r in results if r.status == 503)
+    assert refused.headers["Retry-After"].isdigit()
+    # Nothing was half-made by a refused registration: its name is free.
+    name = next(f"user{i}" for i, r in enumerate(results) if r.status == 503)
+    resp = await client.post("/api/v1/auth/register", json={
+        "username": name, "email": f"{name}@example.com", "password": "the right one"})
+    assert resp.status == 201, await resp.text()

@@ -44,6 +44,8 @@ async def test_small_seed_has_exact_counters_and_is_deterministic(config):
     first = _snapshot(config)
 
     assert summary["counts"] == {"users": 50, "follows": 250, "posts": 150, "comments": 100, "post_likes": 200}
+    tagged = summary["hashtags"]
+    assert 15 <= tagged["posts"] <= 80 and tagged["posts"] <= tagged["uses"] <= 3 * tagged["posts"]
     assert len(first["users"]) == 50 and len(first["posts"]) == 150 and len(first["follows"]) == 250
     assert first["mismatch"] == {"posts_count": 0, "followers_count": 0, "following_count": 0,
                                  "likes_count": 0, "comments_count": 0}
@@ -95,6 +97,15 @@ async def test_seeded_users_log_in_and_minted_tokens_are_accepted(client, config
     resp = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {entry['token']}"})
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["id"] == entry["user_id"]
+    # The search scenario's queries are made of words of the seeded posts: they find them.
+    assert data["search"] and all(p.startswith("/api/v1/search?") for p in data["search"])
+    assert "search = {" in tokens.to_lua(data)
+    found = 0
+    for path in data["search"]:
+        resp = await client.get(path, headers={"Authorization": f"Bearer {entry['token']}"})
+        assert resp.status == 200, (path, await resp.text())
+        found += bool((await resp.json())["items"])
+    assert found >= len(data["search"]) // 2
     for path in ("/api/v1/feed", "/api/v1/posts"):
         token = data["filtered_tokens"][0]["token"]
         resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
@@ -112,6 +123,23 @@ def test_filtered_scenarios_are_compared_with_their_plain_ones():
                                "(p50 11.0 vs 10.0 ms)"
     assert "filter_ratio" not in rows[3]  # no plain row in this run
     assert runner.HTTP_SCENARIOS.index("feed") < runner.HTTP_SCENARIOS.index("feed_filtered")
+
+
+def test_paired_slices_merge_into_one_row():
+    def part(requests, seconds, p50, p99, non2xx=0):
+        return {"requests": requests, "duration_s": seconds, "rps": requests / seconds,
+                "latency_ms": {"p50": p50, "p99": p99}, "errors": {"timeout": 1, "non2xx": non2xx},
+                "statuses": {"200": requests - non2xx, "503": non2xx}, "error_total": 1 + non2xx}
+
+    merged = runner._merge_slices([part(300, 1.0, 5.0, 20.0), part(100, 1.0, 9.0, 40.0, non2xx=2),
+                                   part(200, 2.0, 7.0, 30.0)])
+    assert merged["requests"] == 600 and merged["duration_s"] == 4.0 and merged["rps"] == 150.0
+    assert merged["latency_ms"] == {"p50": 7.0, "p99": 30.0}  # each percentile: the median of the slices'
+    assert merged["errors"] == {"timeout": 3, "non2xx": 2} and merged["statuses"] == {"200": 598, "503": 2}
+    assert merged["error_total"] == 5
+    for name, (plain, filtered) in runner.PAIRED.items():
+        assert name in runner.HTTP_SCENARIOS and runner.script_for(name) == filtered
+        assert plain in runner.HTTP_SCENARIOS and filtered in runner.FILTERED
 
 
 def test_progress_bar_only_on_a_terminal():

@@ -59,24 +59,29 @@ async def test_conversations_follow_both_directions(client, make_user):
     assert rows[alice.id]["last_message_id"] == rows[bob.id]["last_message_id"] == last["id"]
 
 
-async def test_a_new_message_costs_few_statements(client, make_user, monkeypatch):
+async def test_a_new_message_costs_three_round_trips(client, make_user, monkeypatch):
     alice, bob = await make_user(), await make_user()
     await send(client, alice, bob, "warm up")
-    statements: list[str] = []
-    query = aiomysql.Connection.query
+    trips: list[str] = []
+    execute_command = aiomysql.Connection._execute_command
 
-    async def counting(self, sql, unbuffered=False):
-        statements.append(sql if isinstance(sql, str) else sql.decode(errors="replace"))
-        return await query(self, sql, unbuffered)
+    async def counting(self, command, sql):
+        trips.append(sql if isinstance(sql, str) else sql.decode(errors="replace"))
+        return await execute_command(self, command, sql)
 
-    monkeypatch.setattr(aiomysql.Connection, "query", counting)
+    monkeypatch.setattr(aiomysql.Connection, "_execute_command", counting)
     msg, created = await chat.send_message(client.app, alice.id, recipient_id=bob.id, content="count me",
                                            client_id="count-1")
     assert created
-    # BEGIN/COMMIT are sent by aiomysql without query(); message, conversations, actor, notification,
-    # two seq reservations, one INSERT of the event log rows.
-    assert len(statements) <= 7, statements
-    statements.clear()
+    # Every packet sent to MySQL is one round trip: BEGIN with the gate and the message; both
+    # conversation rows, the notification and the seqs of the three events; their log rows
+    # with the COMMIT.
+    assert len(trips) == 3, trips
+    assert trips[0].startswith("START TRANSACTION;") and "INSERT INTO messages" in trips[0]
+    assert "INSERT INTO notifications" in trips[1] and "user_event_seq" in trips[1]
+    assert "INSERT INTO user_events" in trips[2] and trips[2].endswith("COMMIT")
+    assert trips[2].count("message.created") == 2 and trips[2].count("notification.created") == 1
+    trips.clear()
     again, created = await chat.send_message(client.app, alice.id, recipient_id=bob.id, content="count me",
                                              client_id="count-1")
     assert not created and again == msg

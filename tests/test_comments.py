@@ -25,7 +25,7 @@ async def test_comment_on_a_post(client, make_user):
     m = await add_media(client, bob)
     comment = await comment_on(client, bob, post["id"], "great shot", media_ids=[m])
     assert set(comment) == {"id", "post_id", "author", "content", "media", "likes_count", "liked",
-                            "created_at", "updated_at", "edited"}
+                            "created_at", "updated_at", "edited", "edited_at", "tags", "mentions"}
     assert comment["post_id"] == post["id"] and comment["author"]["id"] == bob.id
     assert comment["content"] == "great shot" and [x["id"] for x in comment["media"]] == [m]
     assert comment["likes_count"] == 0 and comment["liked"] is False and comment["edited"] is False

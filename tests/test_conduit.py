@@ -448,3 +448,127 @@ async def test_conduit_routes_are_in_the_openapi_document(client):
            if "conduit" in op.get("tags", [])}
     assert ("/api/articles/{slug}/comments/{id}", "delete") in ops
     assert len(ops) == 19
+
+
+# --- articlesCount: kept, and exact after writes; the offset cap ----------------------------------
+
+async def test_articles_count_stays_exact_through_writes_while_kept(aiohttp_client, make_config):
+    # A kept count an hour long: only the writes themselves can keep it right.
+    from server import moderation
+    from server.app import create_app
+
+    client = await aiohttp_client(create_app(make_config(conduit={"count_ttl": 3600})))
+    jake, anna, mod = await register(client), await register(client), await register(client)
+    await moderation.set_role(client.app[DB], mod.username, "moderator")
+
+    async def count(query: str = "", who: Writer | None = None) -> int:
+        resp = await client.get(f"/api/articles{query}", headers=who.headers if who else None)
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        assert len(body["articles"]) <= body["articlesCount"]
+        return body["articlesCount"]
+
+    async def counts(who: Writer | None = None) -> tuple[int, ...]:
+        return (await count("", who), await count("?tag=dragons", who), await count("?tag=odd", who),
+                await count(f"?favorited={anna.username}", who),
+                await count(f"?tag=dragons&author={jake.username}", who))
+
+    first = await create_article(client, jake, title="One")
+    await create_article(client, anna, title="Two", tagList=["odd"])
+    assert await counts() == (2, 1, 1, 0, 1)  # now kept
+
+    third = await create_article(client, jake, title="Three")  # training, dragons
+    assert await counts() == (3, 2, 1, 0, 2)
+    resp = await client.put(f"/api/articles/{third['slug']}", headers=jake.headers,
+                            json={"article": {"tagList": ["odd"]}})
+    assert resp.status == 200
+    assert await counts() == (3, 1, 2, 0, 1)
+    # A #hashtag in a body edit is the same tag as a tagList entry.
+    resp = await client.put(f"/api/articles/{third['slug']}", headers=jake.headers,
+                            json={"article": {"body": "Now about #dragons too."}})
+    assert resp.status == 200
+    assert await counts() == (3, 2, 2, 0, 2)
+    resp = await client.put(f"/api/articles/{third['slug']}", headers=jake.headers,
+                            json={"article": {"body": "Very carefully."}})
+    assert await counts() == (3, 1, 2, 0, 1)
+    assert (await client.post(f"/api/articles/{first['slug']}/favorite", headers=anna.headers)).status == 200
+    assert await counts() == (3, 1, 2, 1, 1)
+    assert (await client.delete(f"/api/articles/{first['slug']}/favorite", headers=anna.headers)).status == 200
+    assert await counts() == (3, 1, 2, 0, 1)
+    assert (await client.post(f"/api/articles/{first['slug']}/favorite", headers=anna.headers)).status == 200
+    assert (await client.delete(f"/api/articles/{first['slug']}", headers=jake.headers)).status == 204
+    assert await counts() == (2, 0, 2, 0, 0)
+
+    # The viewer's own difference is exact at once: blocks and mutes (lists that leave them out),
+    # suspensions (moderators still count the suspended author's articles).
+    await client.put(f"/api/v1/users/{anna.id}/block", headers=jake.bearer)
+    assert await counts(jake) == (1, 0, 1, 0, 0) and await counts() == (2, 0, 2, 0, 0)
+    await client.delete(f"/api/v1/users/{anna.id}/block", headers=jake.bearer)
+    await client.put(f"/api/v1/users/{anna.id}/mute", headers=jake.bearer)
+    assert await count("", jake) == 1 and await count(f"?author={anna.username}", jake) == 1
+    resp = await client.put(f"/api/v1/admin/users/{jake.id}/suspension", headers=mod.bearer,
+                            json={"reason": "spam"})
+    assert resp.status == 200, await resp.text()
+    assert await counts() == (1, 0, 1, 0, 0)
+    assert await counts(mod) == (2, 0, 2, 0, 0)
+
+
+async def test_articles_count_from_elsewhere_shows_within_the_ttl(aiohttp_client, make_config):
+    # A titled post through /api/v1 is an article the kept count learns of when it expires.
+    from server.app import create_app
+
+    client = await aiohttp_client(create_app(make_config(conduit={"count_ttl": 0.5})))
+    jake = await register(client)
+    await create_article(client, jake, title="One")
+    assert (await (await client.get("/api/articles")).json())["articlesCount"] == 1
+    resp = await client.post("/api/v1/posts", headers=jake.bearer, json={"title": "Two", "content": "x"})
+    assert resp.status == 201
+    await asyncio.sleep(0.6)
+    body = await (await client.get("/api/articles")).json()
+    assert body["articlesCount"] == 2 and len(body["articles"]) == 2
+    # An account deletion: its articles are hidden at once while its job runs; once the job has
+    # deleted them, the kept count (loaded before) is up to a TTL late, then right again.
+    resp = await client.delete("/api/v1/users/me", headers=jake.bearer, json={"password": jake.password})
+    assert resp.status == 202, await resp.text()
+    seen = []
+    for _ in range(40):
+        seen.append((await (await client.get("/api/articles?tag=dragons")).json())["articlesCount"])
+        await asyncio.sleep(0.1)
+    assert seen[0] == 0 and seen[-10:] == [0] * 10 and max(seen) <= 1, seen
+
+
+async def test_offset_past_the_cap_is_an_empty_page(client, monkeypatch):
+    from server import articles
+
+    jake = await register(client)
+    for title in ("One", "Two", "Three"):
+        await create_article(client, jake, title=title)
+    monkeypatch.setattr(articles, "MAX_OFFSET", 1)
+    jake_follower = await register(client)
+    await client.post(f"/api/profiles/{jake.username}/follow", headers=jake_follower.headers)
+    for path in ("/api/articles", f"/api/articles?author={jake.username}", "/api/articles?tag=dragons",
+                 "/api/articles/feed"):
+        sep = "&" if "?" in path else "?"
+        body = await (await client.get(f"{path}{sep}offset=1&limit=1", headers=jake_follower.headers)).json()
+        assert [a["slug"] for a in body["articles"]] == ["two"] and body["articlesCount"] == 3, path
+        body = await (await client.get(f"{path}{sep}offset=2", headers=jake_follower.headers)).json()
+        assert body == {"articles": [], "articlesCount": 3}, path
+
+
+async def test_article_documents_keep_text_and_fallback_slugs(client):
+    # Built by MariaDB: non-ASCII text stays text, a native titled post gets its fallback slug.
+    jake = await register(client)
+    await client.put("/api/user", headers=jake.headers, json={"user": {"bio": "Ça va ☕ \"quoted\""}})
+    made = await create_article(client, jake, title="Café ☕ talk", description="über", tagList=["naïve", "☕"])
+    assert made["slug"] == "cafe-talk" and made["tagList"] == ["naïve", "☕"]
+    resp = await client.post("/api/v1/posts", headers=jake.bearer, json={"title": "Ünïcode \"title\"", "content": "é"})
+    post = await resp.json()
+    body = await (await client.get("/api/articles", headers=jake.headers)).json()
+    native, conduit_made = body["articles"]
+    assert native["slug"] == f"unicode-title-{post['id']}" and native["title"] == "Ünïcode \"title\""
+    assert native["tagList"] == [] and native["description"] == "" and "body" not in native
+    assert conduit_made["author"] == {"username": jake.username, "bio": "Ça va ☕ \"quoted\"", "image": None,
+                                      "following": False}
+    assert ISO_MS.match(native["createdAt"]) and native["favorited"] is False and native["favoritesCount"] == 0
+    got = (await (await client.get(f"/api/articles/{native['slug']}")).json())["article"]
+    assert got["body"] == "é" and got["slug"] == native["slug"]

@@ -76,6 +76,9 @@ async def rows_of(client, user_id: int) -> dict[str, int]:
         "media": "SELECT COUNT(*) FROM media WHERE user_id = %s AND message_id IS NULL",
         "events": "SELECT COUNT(*) FROM user_events WHERE user_id = %s",
         "sessions": "SELECT COUNT(*) FROM sessions WHERE user_id = %s",
+        "tag_follows": "SELECT COUNT(*) FROM tag_follows WHERE user_id = %s",
+        "mentions": "SELECT (SELECT COUNT(*) FROM post_mentions WHERE user_id = %s)"
+                    " + (SELECT COUNT(*) FROM comment_mentions WHERE user_id = %s)",
         "own_conversations": "SELECT COUNT(*) FROM conversations WHERE user_id = %s",
         "idempotency": "SELECT COUNT(*) FROM idempotency_keys WHERE user_id = %s",
     }.items():
@@ -121,7 +124,9 @@ async def test_a_deleted_account_is_gone_at_once_and_its_rows_follow(client, mak
         assert (await client.put(path, headers=alice.headers)).status == 200
     await comment(client, alice, bob_post["id"], "alice on bob's")
     await comment(client, alice, carol_post["id"], "alice on carol's")
-    bob_on_alice = await comment(client, bob, own["id"], "bob on alice's")
+    bob_on_alice = await comment(client, bob, own["id"], f"bob on alice's, @{alice.username}")
+    await new_post(client, bob, f"hello @{alice.username}")
+    assert (await client.put("/api/v1/tags/dragons/follow", headers=alice.headers)).status == 200
     await client.put(f"/api/v1/comments/{bob_on_alice['id']}/like", headers=carol.headers)
     await client.put(f"/api/v1/posts/{own['id']}/like", headers=bob.headers)
     await client.put(f"/api/v1/users/{alice.id}/follow", headers=bob.headers)

@@ -19,8 +19,8 @@ from tests.test_deletion import comment, upload
 from tests.test_posts import new_post
 from tests.test_ws import send
 
-ENTRIES = {"profile.json", "posts.json", "comments.json", "likes.json", "follows.json", "messages.json",
-           "responses.json"}
+ENTRIES = {"profile.json", "posts.json", "comments.json", "likes.json", "bookmarks.json", "follows.json",
+           "messages.json", "responses.json", "reactions.json"}
 
 
 async def download(client, user) -> bytes:
@@ -50,6 +50,8 @@ async def test_the_export_holds_everything_of_the_account(client, make_user):
     resp = await client.post(f"/api/v1/messages/{sent[1]['id']}/responses", json={"content": "a reply"},
                              headers=alice.headers)
     assert resp.status == 201
+    for user, emoji in ((alice, "👍🏽"), (bob, "🎉")):
+        assert (await client.put(f"/api/v1/messages/{sent[1]['id']}/reactions/{emoji}", headers=user.headers)).status == 200
 
     archive = zipfile.ZipFile(io.BytesIO(await download(client, alice)))
     assert archive.testzip() is None  # every CRC checks out
@@ -73,6 +75,7 @@ async def test_the_export_holds_everything_of_the_account(client, make_user):
     assert [m["id"] for m in data["messages.json"]] == [m["id"] for m in sent]
     assert data["messages.json"][2]["file"] in files
     assert [r["content"] for r in data["responses.json"]] == ["a reply"]
+    assert [(r["message_id"], r["emoji"]) for r in data["reactions.json"]] == [(sent[1]["id"], "👍🏽")]
     # Every upload is there once, byte for byte; bob's things are not.
     storage = storage_of(client.app)
     keys = {r["storage_key"] for r in await client.app[DB].fetchall(

@@ -35,7 +35,7 @@ async def test_send_a_message(client, make_user):
     alice, bob = await make_user(), await make_user()
     msg = await send(client, alice, bob, "Hello Bob")
     assert set(msg) == {"id", "sender_id", "recipient_id", "message_type", "content", "media", "client_id",
-                        "read_at", "responses_count", "created_at", "edited_at"}
+                        "read_at", "responses_count", "created_at", "edited_at", "reactions"}
     assert msg["sender_id"] == alice.id and msg["recipient_id"] == bob.id
     assert msg["message_type"] == "text" and msg["content"] == "Hello Bob" and msg["media"] is None
     assert msg["read_at"] is None and msg["edited_at"] is None and msg["responses_count"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -368,6 +369,46 @@ async def test_typing_and_presence_reach_conversation_peers_without_seq(client, 
     assert offline["data"] == {"user_id": alice.id, "online": False}
     for ws in (bob_ws, mallory_ws):
         await ws.close()
+
+
+async def presence_frames(ws, wait: float = 1.0) -> list[dict]:
+    """Every presence frame the socket gets until it has been quiet for `wait` seconds."""
+    out = []
+    while True:
+        try:
+            msg = await ws.receive(timeout=wait)
+        except TimeoutError:
+            return out
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return out
+        data = json.loads(msg.data)
+        if data["type"] == "presence":
+            out.append(data["data"])
+
+
+async def test_presence_is_announced_once_and_ends_in_the_true_state(client, make_user):
+    """Two sockets of one user opening at once: one "online", not two. A reconnect racing its own
+    departure (close, open at once): whatever the peer saw, the last word is "online"."""
+    alice, bob = await make_user(), await make_user()
+    await send(client, alice, bob, "hi")
+    bob_ws, _ = await connect(client, bob)
+    (a1, _), (a2, _) = await asyncio.gather(connect(client, alice), connect(client, alice))
+    seen = await presence_frames(bob_ws)
+    assert seen == [{"user_id": alice.id, "online": True}]
+
+    hub = client.app[SERVICES]["hub"]
+    for _ in range(5):
+        await a1.close()
+        await a2.close()
+        a1, _ = await connect(client, alice)
+        a2 = a1
+        seen = await presence_frames(bob_ws, wait=0.5)
+        # Nothing (the new socket came before the old one's departure was counted), or ends "online".
+        assert not seen or seen[-1] == {"user_id": alice.id, "online": True}, seen
+        assert (await hub.is_online([alice.id]))[alice.id]
+    await a1.close()
+    assert (await presence_frames(bob_ws))[-1] == {"user_id": alice.id, "online": False}
+    await bob_ws.close()
 
 
 async def test_openapi_lists_the_websocket_as_101(client):

@@ -57,6 +57,11 @@ class Bus(ABC):
     @abstractmethod
     async def publish(self, channel: str, message: str) -> None: ...
 
+    async def publish_many(self, items: list[tuple[str, str]]) -> None:
+        """Publish (channel, message) pairs in this order (a backend may send them together)."""
+        for channel, message in items:
+            await self.publish(channel, message)
+
     async def subscribe(self, channel: str, callback: Callback) -> None:
         first = not self._subscribers[channel]
         self._subscribers[channel].add(callback)

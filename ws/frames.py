@@ -27,6 +27,10 @@ class TypingFrame(Strict):
     to = fields.Integer(required=True, strict=True)
 
 
+# One instance each: building a marshmallow schema copies its fields, dearer than a load.
+SEND_FRAME, TYPING_FRAME = SendFrame(), TypingFrame()
+
+
 def _load(schema: Schema, data: dict, client_id: str | None = None) -> dict:
     try:
         return schema.load(data)
@@ -47,7 +51,7 @@ async def _ping(sock: Socket, data: dict) -> None:
 
 async def _send(sock: Socket, data: dict) -> None:
     client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
-    body = _load(SendFrame(), data, client_id)
+    body = _load(SEND_FRAME, data, client_id)
     app = sock.request.app
     try:
         msg, _ = await chat.send_message(app, sock.user_id, recipient_id=body["to"], content=body["content"],
@@ -60,7 +64,7 @@ async def _send(sock: Socket, data: dict) -> None:
 
 
 async def _typing(sock: Socket, data: dict) -> None:
-    to = _load(TypingFrame(), data)["to"]
+    to = _load(TYPING_FRAME, data)["to"]
     app = sock.request.app
     now = time.monotonic()
     if now - sock.typing_at.get(to, -1e9) < app[CONFIG].ws.typing_interval:

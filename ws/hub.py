@@ -1,6 +1,7 @@
 """The hub: user id → this process's open sockets; ordered, gap-free delivery; presence.
 
-Each socket has exactly one reader (its handler) and one writer task draining a bounded send queue.
+Each socket has exactly one reader (its handler) and one writer task draining a bounded send queue
+(the frames queued at a time go out in one write).
 Stream events (with seq) reach a socket strictly in order and at most once: `last_seq` is the last
 seq queued, `target` the highest known to exist, and a gap is filled from the durable log in MySQL —
 which is also how a resume (?last_seq=N), a lost Redis publish and a bus reconnect heal.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 import uuid
 from collections import deque
@@ -52,6 +54,7 @@ TOP_UP_CONCURRENCY = 8  # users looked up at once after a bus reconnect
 # A send that takes longer than this means the client stopped reading.
 WRITE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+WRITE_BATCH = 64  # frames at most in one write
 # Bad frames tolerated per window before the socket is closed with 1008.
 MAX_ERRORS, ERROR_WINDOW = 10, 60.0
 PRESENCE_PEERS = 100
@@ -111,6 +114,24 @@ class Socket:
     async def send_text(self, text: str) -> None:
         await self.ws.send_str(text)
 
+    async def send_texts(self, texts: list[str]) -> None:
+        """Several frames that are ready at once, in order, in ONE write to the connection (a
+        write is the costliest thing a frame does; with compression, or should aiohttp's writer
+        not look as expected, one send_text each)."""
+        writer = getattr(self.ws, "_writer", None)
+        transport = getattr(writer, "transport", None)
+        protocol = getattr(writer, "protocol", None)
+        if (len(texts) == 1 or self.ws.compress or getattr(writer, "compress", 1)
+                or transport is None or not hasattr(protocol, "_drain_helper")):
+            for text in texts:
+                await self.send_text(text)
+            return
+        if transport.is_closing() or getattr(writer, "_closing", False):
+            raise ConnectionResetError("Cannot write to closing transport")
+        transport.write(b"".join(_text_frame(text.encode()) for text in texts))
+        if protocol._paused:  # the client reads slower than we write: wait, as send_str does
+            await protocol._drain_helper()
+
     async def read_frames(self, hub: Hub, on_frame: FrameHandler) -> None:
         """Serve the client's frames until the socket closes."""
         await hub._read(self, on_frame)
@@ -132,6 +153,9 @@ class Hub:
         self.channels: dict[str, int] = {}
         self.instance = uuid.uuid4().hex
         self._tasks: set[asyncio.Task] = set()
+        # One presence change at a time per user in this process (arrive vs gone), each paired with
+        # its Redis read in one MULTI: see _presence_arrive.
+        self._presence_locks: dict[int, list] = {}
         self._rate = parse_rate(self.config.ratelimit.ws_frames) if self.config.ratelimit.enabled else None
         # API.md: a frame may be at most ws.max_frame bytes. aiohttp refuses a message of exactly its
         # max_msg_size (its check is `>=`), so the socket is opened with one byte more and _read
@@ -299,12 +323,20 @@ class Hub:
             await sock.drained.wait()
 
     async def _writer(self, sock: Socket) -> None:
+        queue = sock.queue
         try:
             while True:
-                text = await sock.queue.get()
-                if sock.queue.qsize() <= sock.low_water:
+                texts = [await queue.get()]
+                # Whatever else is queued goes in the same write (e.g. message.created and its
+                # notification.created, which arrive together).
+                while queue.qsize() and len(texts) < WRITE_BATCH:
+                    texts.append(queue.get_nowait())
+                if queue.qsize() <= sock.low_water:
                     sock.drained.set()
-                await asyncio.wait_for(sock.send_text(text), WRITE_TIMEOUT)
+                # asyncio.timeout, not wait_for: no task per write (a write that does not block
+                # completes at once; only a drain waits).
+                async with asyncio.timeout(WRITE_TIMEOUT):
+                    await sock.send_texts(texts)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -472,13 +504,38 @@ class Hub:
             counts = await pipe.execute()
         return {uid: bool(c) for uid, c in zip(user_ids, counts, strict=True)}
 
-    async def _presence_arrive(self, sock: Socket, first_here: bool) -> bool:
-        """Mark the user online; whether they already were (on another socket or worker)."""
+    @contextlib.asynccontextmanager
+    async def _presence_turn(self, user_id: int):
+        entry = self._presence_locks.setdefault(user_id, [asyncio.Lock(), 0])
+        entry[1] += 1
         try:
-            was_online = (await self.is_online([sock.user_id]))[sock.user_id]
-            if first_here:
-                await self._mark(sock.user_id)
-            return was_online
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._presence_locks[user_id]
+
+    async def _presence_arrive(self, sock: Socket, first_here: bool) -> bool:
+        """Mark the user online; whether they already were (on another socket or worker).
+
+        Only the user's first socket in this process marks and may announce (a second one finds them
+        online here). The mark and the count of the other live entries are one MULTI, and a user's
+        arrive and gone in this process take turns, so two changes never both read "offline" (a
+        doubled "online") nor does a reconnect race its own departure (an "offline" left standing
+        while connected)."""
+        if not first_here:
+            return True
+        try:
+            async with self._presence_turn(sock.user_id):
+                key, now, ttl = self._presence_key(sock.user_id), time.time(), self.config.ws.presence_ttl
+                async with self.app[REDIS].client.pipeline(transaction=True) as pipe:
+                    pipe.zremrangebyscore(key, "-inf", now)
+                    pipe.zcount(key, now, "+inf")
+                    pipe.zadd(key, {self.instance: now + ttl})
+                    pipe.expire(key, ttl)
+                    _, live, _, _ = await pipe.execute()
+                return bool(live)
         except Exception as exc:  # presence is best effort (Redis down)
             log.info("presence unavailable: %s", exc)
             return True
@@ -498,14 +555,20 @@ class Hub:
 
     async def _presence_gone(self, user_id: int) -> None:
         try:
-            r = self.app[REDIS]
-            await r.client.zrem(self._presence_key(user_id), self.instance)
-            if (await self.is_online([user_id]))[user_id]:
-                return  # still connected on another worker
-            peers = [row["peer_id"] for row in await self.app[DB].fetchall(
-                Q.realtime.recent_peers, {"user_id": user_id, "limit": PRESENCE_PEERS})]
-            online = await self.is_online(peers) if peers else {}
-            await self._announce(user_id, [p for p, on in online.items() if on], False)
+            async with self._presence_turn(user_id):
+                if user_id in self.users:
+                    return  # back on a new socket here meanwhile: still online
+                key = self._presence_key(user_id)
+                async with self.app[REDIS].client.pipeline(transaction=True) as pipe:
+                    pipe.zrem(key, self.instance)
+                    pipe.zcount(key, time.time(), "+inf")
+                    _, live = await pipe.execute()
+                if live:
+                    return  # still connected on another worker
+                peers = [row["peer_id"] for row in await self.app[DB].fetchall(
+                    Q.realtime.recent_peers, {"user_id": user_id, "limit": PRESENCE_PEERS})]
+                online = await self.is_online(peers) if peers else {}
+                await self._announce(user_id, [p for p, on in online.items() if on], False)
         except Exception as exc:
             log.info("presence update failed: %s", exc)
 
@@ -535,6 +598,16 @@ class Hub:
                     await self._mark(*self.users)
                 except Exception as exc:
                     log.info("presence refresh failed: %s", exc)
+
+def _text_frame(payload: bytes) -> bytes:
+    """A final, unmasked, uncompressed text frame (RFC 6455 5.2), as a server sends it."""
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", 0x81, n) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
 
 def _window_hit(stamps: deque[float], limit: int, window: float) -> bool:
     """Sliding-window count: record a hit; False when it is over the limit."""

@@ -62,6 +62,9 @@ class RedisBus(Bus):
         self._pings = self._ponged = 0  # PINGs sent on it, the highest one answered
         self._stopping = False
         self.epoch = 0
+        # publish_many: what callers handed over while a pipeline was on its way, sent next.
+        self._outbox: list[tuple[list[tuple[str, str]], asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
 
     def delivering(self) -> bool:
         return self._pubsub is not None and time.monotonic() - self._heard < STALE
@@ -94,6 +97,14 @@ class RedisBus(Bus):
     async def stop(self) -> None:
         if self._redis is not None:
             self._redis.breaker.remove_on_close(self._breaker_closed)
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        for _, done in self._outbox:  # handed over after the last pipeline: never sent
+            if not done.done():
+                done.set_exception(ConnectionError("the bus stopped"))
+        self._outbox = []
         if self._task is not None:
             self._stopping = True  # redis-py's PubSub commands can swallow the cancellation: checked too
             self._task.cancel()
@@ -109,6 +120,54 @@ class RedisBus(Bus):
             await self._redis.client.publish(channel, message)
         except RedisUnavailable:
             self.skipped += 1  # healed by the top-ups when the breaker closes
+            self._lost = True
+        except Exception:
+            self._lost = True
+            raise
+
+    async def publish_many(self, items: list[tuple[str, str]]) -> None:
+        """One pipeline for everything published meanwhile by this process: a send's events go in
+        one Redis round trip, and under load those of many sends do. Order is kept (one pipeline
+        at a time, in the order handed over). A task of its own sends, so a caller that is
+        cancelled never takes other callers' publishes with it."""
+        if not items:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._outbox.append((items, done))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_outbox())
+        await done
+
+    async def _send_outbox(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            error: BaseException | None = None
+            try:
+                await self._pipeline([item for items, _ in batch for item in items])
+            except asyncio.CancelledError:
+                error = ConnectionError("the bus stopped")
+                raise
+            except Exception as exc:
+                error = exc
+            finally:
+                for _, done in batch:
+                    if not done.done():
+                        if error is None:
+                            done.set_result(None)
+                        else:
+                            done.set_exception(error)
+
+    async def _pipeline(self, items: list[tuple[str, str]]) -> None:
+        client = self._client if self._redis is None else self._redis.client
+        pipe = client.pipeline(transaction=False)
+        for channel, message in items:
+            pipe.publish(channel, message)
+        try:
+            await pipe.execute()
+        except RedisUnavailable:
+            if self._redis is None:
+                raise
+            self.skipped += len(items)  # healed by the top-ups when the breaker closes
             self._lost = True
         except Exception:
             self._lost = True

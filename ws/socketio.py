@@ -89,6 +89,10 @@ class SioSocket(Socket):
             await asyncio.sleep(0.05)
         await self.glue.server.emit(event, body, to=self.sid, namespace=NAMESPACE)
 
+    async def send_texts(self, texts: list[str]) -> None:
+        for text in texts:
+            await self.send_text(text)
+
     async def read_frames(self, hub: Hub, on_frame_: Any) -> None:
         # Frames arrive as Socket.IO events (SocketIO._on_event); here the hub only waits.
         self.reading.set()

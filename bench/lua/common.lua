@@ -8,7 +8,7 @@ if not ok then
   io.stderr:write("bench: cannot load " .. data_path .. ": " .. tostring(loaded) .. "\n")
   loaded = {users_min = 1, users_max = 1, posts_min = 1, posts_max = 1, hot_posts_min = 1,
             hot_posts_max = 1, comment_posts_min = 1, comment_posts_max = 1,
-            tokens = {}, heavy_tokens = {}, logins = {}, password = ""}
+            tokens = {}, heavy_tokens = {}, logins = {}, tags = {}, password = ""}
 end
 D = loaded
 
@@ -43,6 +43,13 @@ function rand_user() return between(D.users_min, D.users_max) end
 function rand_post() return between(D.posts_min, D.posts_max) end
 function rand_hot_post() return between(D.hot_posts_min, D.hot_posts_max) end
 function rand_comment_post() return between(D.comment_posts_min, D.comment_posts_max) end
+-- A seeded hashtag, the more used ones more often (the list is most used first): the lower of two
+-- uniform picks leans towards the head like the seed's Zipf vocabulary. "news" without a dataset.
+function rand_tag()
+  local tags = D.tags or {}
+  if #tags == 0 then return "news" end
+  return tags[math.min(math.random(#tags), math.random(#tags))]
+end
 
 -- A token entry is {user_id, token}; nil when the dataset has none (requests then go anonymous).
 function rand_token(list)

@@ -8,9 +8,8 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema, fields
 
-from server.articles import fallback_slug
 from server.errors import ApiError, NotFound, Unauthorized
-from server.http.responses import iso, json_response
+from server.http.responses import iso, json_response, raw_json
 from server.present import media_url
 
 # --- presenters (rows -> Conduit objects) ---------------------------------------------------
@@ -36,23 +35,14 @@ def user(app: web.Application, row: dict[str, Any], token: str) -> dict[str, Any
     }
 
 
-def article(app: web.Application, row: dict[str, Any], *, with_body: bool = True) -> dict[str, Any]:
-    """Article from an articles row (server/articles.py, with its tags); lists leave the body out
-    (spec 2.0)."""
-    out = {
-        "slug": row["slug"] or fallback_slug(row["title"], row["id"]),
-        "title": row["title"],
-        "description": row["description"] or "",
-        "tagList": row["tags"],
-        "createdAt": iso(row["created_at"]),
-        "updatedAt": iso(row["updated_at"]),
-        "favorited": bool(row["favorited"]),
-        "favoritesCount": row["likes_count"],
-        "author": profile(app, row, row["following"]),
-    }
-    if with_body:
-        out["body"] = row["content"]
-    return out
+def article_response(doc: str, status: int = 200) -> web.Response:
+    """{"article": Article} around an Article document built by MariaDB (server/articles.py), not re-encoded."""
+    return raw_json('{"article":' + doc + "}", status=status)
+
+
+def articles_response(docs: list[str], count: int) -> web.Response:
+    """{"articles": [Article], "articlesCount": n} spliced from Article documents."""
+    return raw_json('{"articles":[' + ",".join(docs) + '],"articlesCount":' + str(int(count)) + "}")
 
 
 def comment(app: web.Application, row: dict[str, Any]) -> dict[str, Any]:

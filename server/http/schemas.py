@@ -180,6 +180,22 @@ class UserSummarySchema(Schema):
     profile_pic = fields.String(allow_none=True)
 
 
+class MentionSchema(Schema):
+    """A user a post or comment mentions (@username)."""
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+
+
+def tags_field() -> fields.List:
+    return fields.List(fields.String(), metadata={
+        "description": "its hashtags, normalized (case-folded, without '#'), in order of appearance"})
+
+
+def mentions_field() -> fields.List:
+    return fields.List(fields.Nested(MentionSchema), metadata={
+        "description": "the active users it mentions, in order of appearance"})
+
+
 class UserSchema(UserSummarySchema):
     bio = fields.String(allow_none=True)
     location = fields.String(allow_none=True)
@@ -224,3 +240,9 @@ class TokenPairSchema(Schema):
 class LikeStateSchema(Schema):
     liked = fields.Boolean(required=True)
     likes_count = fields.Integer(required=True)
+
+
+class ReactionSummarySchema(Schema):
+    emoji = fields.String(required=True, metadata={"description": "one emoji (one grapheme cluster)"})
+    count = fields.Integer(required=True, metadata={"description": "how many of the two participants reacted with it"})
+    me = fields.Boolean(required=True, metadata={"description": "the viewer reacted with it"})

@@ -166,6 +166,10 @@ ORDER BY id LIMIT %(limit)s FOR UPDATE
 -- name: delete_media_in!
 DELETE FROM media WHERE id IN %(ids)s
 
+-- name: delete_bookmarks!
+-- ix_bookmarks_user (user_id, id); nothing counts them.
+DELETE FROM bookmarks WHERE user_id = %(user_id)s LIMIT %(limit)s
+
 -- name: delete_events!
 DELETE FROM user_events WHERE user_id = %(user_id)s LIMIT %(limit)s
 
@@ -182,8 +186,22 @@ DELETE FROM password_resets WHERE user_id = %(user_id)s LIMIT %(limit)s
 -- The account's own side; the other person's keeps the history (its peer shown as a deleted user).
 DELETE FROM conversations WHERE user_id = %(user_id)s LIMIT %(limit)s
 
+-- name: delete_reactions!
+-- Its reactions on messages (the summaries count the rows: nothing else to correct).
+DELETE FROM message_reactions WHERE user_id = %(user_id)s LIMIT %(limit)s
+
 -- name: delete_sessions!
 DELETE FROM sessions WHERE user_id = %(user_id)s LIMIT %(limit)s
+
+-- name: delete_tag_follows!
+DELETE FROM tag_follows WHERE user_id = %(user_id)s LIMIT %(limit)s
+
+-- name: delete_post_mentions!
+-- Mentions of the account in other people's posts and comments (no foreign key: server/mentions.py).
+DELETE FROM post_mentions WHERE user_id = %(user_id)s LIMIT %(limit)s
+
+-- name: delete_comment_mentions!
+DELETE FROM comment_mentions WHERE user_id = %(user_id)s LIMIT %(limit)s
 
 -- --- files -------------------------------------------------------------------------------------
 

@@ -1,12 +1,13 @@
 -- Per-user event stream: seq assignment and the durable replay log.
 
--- name: reserve_seqs!
--- The user's next n seqs; the last of them becomes this connection's lastrowid (one round trip).
+-- name: reserve_seqs<!
+-- The user's next n seqs; the last of them becomes the statement's insert id (server/events.py
+-- reservation: one of these per user, all in one round trip).
 INSERT INTO user_event_seq (user_id, seq) VALUES (%(user_id)s, LAST_INSERT_ID(%(n)s))
 ON DUPLICATE KEY UPDATE seq = LAST_INSERT_ID(seq + %(n)s)
 
 -- name: append*!
--- executemany: one multi-row INSERT for all the events of a transaction.
+-- One multi-row INSERT for all the events of a transaction (sent with its COMMIT).
 INSERT INTO user_events (user_id, seq, type, payload) VALUES (%s, %s, %s, %s)
 
 -- name: latest_seq$

@@ -21,6 +21,11 @@ WHERE pt.post_id IN %(ids)s ORDER BY pt.post_id, pt.position
 SELECT post_id AS owner_id, id, media_type, content_type, storage_key FROM media
 WHERE post_id IN %(ids)s ORDER BY position, id
 
+-- name: post_versions
+-- The earlier versions of these posts (edit history), oldest first (ix_post_versions_post).
+SELECT post_id AS owner_id, title, content, media, created_at FROM post_versions
+WHERE post_id IN %(ids)s ORDER BY post_id, id
+
 -- name: comments
 -- ix_comments_user (user_id, id)
 SELECT id, post_id, content, likes_count, created_at, updated_at, edited_at
@@ -37,6 +42,19 @@ ORDER BY id LIMIT %(limit)s
 
 -- name: comment_likes
 SELECT id, comment_id, created_at FROM comment_likes WHERE user_id = %(user_id)s AND id > %(after)s
+ORDER BY id LIMIT %(limit)s
+
+-- name: comment_versions
+SELECT comment_id AS owner_id, NULL AS title, content, media, created_at FROM comment_versions
+WHERE comment_id IN %(ids)s ORDER BY comment_id, id
+
+-- name: message_versions
+SELECT message_id AS owner_id, NULL AS title, content, NULL AS media, created_at FROM message_versions
+WHERE message_id IN %(ids)s ORDER BY message_id, id
+
+-- name: bookmarks
+-- ix_bookmarks_user (user_id, id): oldest bookmark first.
+SELECT id, post_id, created_at FROM bookmarks WHERE user_id = %(user_id)s AND id > %(after)s
 ORDER BY id LIMIT %(limit)s
 
 -- name: following
@@ -69,6 +87,11 @@ ORDER BY m.id LIMIT %(limit)s
 SELECT r.id, r.message_id, r.response_type, r.content, r.created_at, md.storage_key
 FROM message_responses r LEFT JOIN media md ON md.response_id = r.id
 WHERE r.author_id = %(user_id)s AND r.id > %(after)s ORDER BY r.id LIMIT %(limit)s
+
+-- name: reactions
+-- ix_message_reactions_user (user_id, id): the account's own reactions on messages.
+SELECT id, message_id, emoji, created_at FROM message_reactions
+WHERE user_id = %(user_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
 
 -- name: files
 -- Every file the account uploaded (avatar, posts, comments, chat), each once: keyset on the key,

@@ -39,7 +39,8 @@ SELECT 1 FROM users WHERE id = %(id)s
 -- Whether sender may message recipient (server/chat.py may_message; no row: no such recipient):
 -- blocks either way, the recipient's dm_policy and whether the recipient follows the sender; and
 -- the sender's summary for the recipient's notification with whether it is suppressed (as
--- notifications.actor says it). One statement of primary-key lookups before anything is stored.
+-- notifications.actor says it), and the types the recipient switched off (disabled). One statement of
+-- primary-key lookups before anything is stored.
 SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = %(sender_id)s AND target_id = r.id) AS blocking,
        EXISTS (SELECT 1 FROM blocks WHERE user_id = r.id AND target_id = %(sender_id)s) AS blocked_by,
        r.dm_policy,
@@ -49,7 +50,8 @@ SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = %(sender_id)s AND target_id 
                 WHERE mu.user_id = r.id AND mu.target_id = s.id AND mu.notifications
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
         OR EXISTS (SELECT 1 FROM conversation_mutes cm WHERE cm.user_id = r.id AND cm.peer_id = s.id)
-       ) AS suppressed
+       ) AS suppressed,
+       (SELECT ns.disabled FROM notification_settings ns WHERE ns.user_id = r.id) AS disabled
 FROM users r
 JOIN users s ON s.id = %(sender_id)s
 LEFT JOIN media m ON m.id = s.avatar_media_id

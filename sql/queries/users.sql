@@ -63,7 +63,8 @@ LIMIT %(limit)s
 -- Users as API documents (User), built by MariaDB as one JSON column: no per-column decoding in
 -- Python. The viewer's relation flags only with a viewer; email and dm_policy only when asked (the
 -- viewer's own account). A user who blocks the viewer is left out (a 404 to them), unless
--- include_blockers.
+-- include_blockers. (subquery_cache=off: as feed.sql's post_docs.)
+SET STATEMENT optimizer_switch='subquery_cache=off' FOR
 SELECT u.id, JSON_MERGE_PATCH(
   JSON_OBJECT(
     'id', u.id, 'username', u.username, 'full_name', u.full_name, 'bio', u.bio, 'location', u.location,

@@ -214,6 +214,7 @@ class Cluster:
         env.update({
             "CHATTER_AUTH__SECRET": SECRET,
             "CHATTER_AUTH__BCRYPT_ROUNDS": "4",
+            "CHATTER_AUTH__HASH_QUEUE": "1000",  # registrations 16 at a time are no login storm
             "CHATTER_DATABASE__URL": self.db_url("db1"),
             "CHATTER_DATABASE__REPLICAS": self.db_url("db2"),
             "CHATTER_DATABASE__READ_TARGET_HEADER": "true",

@@ -130,6 +130,15 @@ ACCEPTED: list[tuple[tuple[str, ...], int, str, str, str]] = [
      "(e.g. no reserved domains such as .test, a dot in the domain)"),
     (("*",), 400, "", r"Pass either 'before' or 'after', not both\.",
      "OpenAPI cannot say that two query parameters exclude each other"),
+    (("PUT /api/v1/messages/{id}/reactions/{emoji}", "DELETE /api/v1/messages/{id}/reactions/{emoji}"), 400, "",
+     r"The reaction must be exactly one emoji", "one emoji grapheme cluster (UTS #51), which no JSON Schema "
+     "pattern states"),
+    (("PUT /api/v1/messages/{id}/reactions/{emoji}",), 409, "", r"A message carries at most 20 different emoji\.",
+     "the 20-emoji limit depends on the reactions stored"),
+    (("GET /api/v1/notifications",), 400, "", r"Pass either 'grouped' or 'unread', not both\.",
+     "OpenAPI cannot say that two query parameters exclude each other"),
+    (("POST /api/v1/notifications/read",), 400, "", r"Not a group key",
+     "a group_key's day must be a date and its id in range, which its pattern cannot state"),
     (("GET /api/v1/ws",), 400, "", r"Expected a WebSocket upgrade\.",
      "the WebSocket handshake: an HTTP client cannot complete it, so every valid request gets 400"),
 ]

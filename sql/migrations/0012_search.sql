@@ -1,0 +1,13 @@
+-- Search (GET /api/v1/search, server/search.py).
+--
+-- Posts by full text: one InnoDB FULLTEXT index over (title, content), queried with MATCH ...
+-- AGAINST in boolean mode. The first FULLTEXT index of a table makes InnoDB rebuild it to add its
+-- hidden FTS_DOC_ID column: on an existing database this ALTER copies posts once (about 1 M rows:
+-- minutes) and blocks writes to posts meanwhile (LOCK=SHARED); reads go on.
+-- The server's tokenizer settings apply as the index is built: innodb_ft_min_token_size (3),
+-- innodb_ft_max_token_size (84), innodb_ft_enable_stopword (ON, with InnoDB's 36 default
+-- stopwords); changing them later needs the index rebuilt (docs/API.md, "Search").
+--
+-- Users by prefix use uq_users_username and ix_users_full_name (0001); tags by prefix read
+-- uq_tags_name (0002). Nothing to add for them.
+ALTER TABLE posts ADD FULLTEXT KEY ft_posts_text (title, content);
