@@ -50,6 +50,11 @@ SELECT MAX(id) FROM posts
 -- viewer matches no block or mute), and of suspended or deleted accounts (moderators still see the
 -- suspended). MariaDB reads the viewer's block and mute rows once (by index, materialized) and
 -- looks each post's author up among them. STRAIGHT_JOIN: walk posts in id order, look each author up.
+-- exists_to_in off: each NOT EXISTS is a primary-key probe per post read, not a materialized set of
+-- the viewer's blocks and mutes (a temporary table per subquery and statement, which made the page
+-- of a viewer with 100 blocks and 100 mutes 30 % dearer than anyone else's; with probes they cost
+-- the same). subquery_cache off: the post authors are mostly distinct, its cache is a further table.
+SET STATEMENT optimizer_switch='exists_to_in=off,subquery_cache=off' FOR
 SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
 WHERE p.id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
@@ -70,6 +75,8 @@ ORDER BY id {dir} LIMIT %(limit)s
 -- name: comment_ids
 -- Without comments by users blocked either way by the viewer or hidden; nothing when the post's
 -- author blocks the viewer or is hidden (the caller answers 404).
+-- (exists_to_in, subquery_cache: as public_ids.)
+SET STATEMENT optimizer_switch='exists_to_in=off,subquery_cache=off' FOR
 SELECT STRAIGHT_JOIN c.id FROM comments c JOIN users u ON u.id = c.user_id
 WHERE c.post_id = %(post_id)s AND c.id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = c.user_id)

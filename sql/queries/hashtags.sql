@@ -53,7 +53,9 @@ DELETE FROM comment_hashtags WHERE comment_id = %(comment_id)s AND tag_id = %(ta
 -- name: tag_ids
 -- A tag's page, newest first (ix_post_hashtags_tag, covering): every post carrying it, native or
 -- article, but not by users blocked either way by the viewer, muted by the viewer or hidden
--- (users.state, as in feed.sql). STRAIGHT_JOIN: walk the tag's range in id order.
+-- (users.state, as in feed.sql). STRAIGHT_JOIN: walk the tag's range in id order. (exists_to_in,
+-- subquery_cache: as feed.sql's public_ids.)
+SET STATEMENT optimizer_switch='exists_to_in=off,subquery_cache=off' FOR
 SELECT STRAIGHT_JOIN ph.post_id AS id FROM post_hashtags ph JOIN users u ON u.id = ph.user_id
 WHERE ph.tag_id = %(tag_id)s AND ph.post_id {cmp} %(cursor)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = ph.user_id)
