@@ -93,7 +93,7 @@ def _id(request: web.Request, name: str = "id") -> int:
 @routes.post("/api/v1/messages")
 @docs("Send a message (client_id makes it idempotent: a retry returns the existing message, 200)",
       tags=TAGS, auth="required", body=MessageCreateSchema,
-      responses={201: MessageSchema, 200: MessageSchema, 422: None},
+      responses={201: MessageSchema, 200: MessageSchema, 403: None, 422: None},
       extra={"parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]})
 async def send(request: web.Request) -> web.Response:
     me = require_user(request)
@@ -180,7 +180,7 @@ async def responses(request: web.Request) -> web.Response:
 
 @routes.post(r"/api/v1/messages/{id:\d+}/responses")
 @docs("Respond to a message (participants only)", tags=TAGS, auth="required", body=ResponseCreateSchema,
-      responses={201: ResponseSchema, 404: None},
+      responses={201: ResponseSchema, 403: None, 404: None, 422: None},
       extra={"parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
                             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]})
 async def respond(request: web.Request) -> web.Response:
