@@ -207,24 +207,21 @@ class S3Storage(Storage):
             CacheControl="public, max-age=31536000, immutable",
         )
 
-    async def get(self, key: str) -> bytes:
+    async def _object(self, key: str) -> dict:
+        """GetObject's response; FileNotFoundError for a missing key."""
         try:
-            response = await self._client.get_object(Bucket=self.bucket, Key=check_key(key))
+            return await self._client.get_object(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise FileNotFoundError(key) from None
             raise
-        async with response["Body"] as body:
+
+    async def get(self, key: str) -> bytes:
+        async with (await self._object(key))["Body"] as body:
             return await body.read()
 
     async def chunks(self, key: str, size: int = 1 << 16) -> AsyncIterator[bytes]:
-        try:
-            response = await self._client.get_object(Bucket=self.bucket, Key=check_key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise FileNotFoundError(key) from None
-            raise
-        async with response["Body"] as body:
+        async with (await self._object(key))["Body"] as body:
             while piece := await body.read(size):
                 yield piece
 
