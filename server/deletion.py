@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import timeline
+from server import search, timeline
 from server.accounts import revoke_user_sessions, sessions_revoked
 from server.auth import Principal
 from server.db import Tx
@@ -181,6 +181,7 @@ class Job:
                 return
             await _orphan(tx, await tx.fetchall(D.posts_media, {"ids": mine}))
             await tx.execute(D.delete_posts, {"ids": mine})
+            await search.unindex_posts(tx, mine)
             await tx.execute(D.unbump_user_posts, {"id": self.user_id, "n": len(mine)})
 
         await self.app[DB].run(fn)

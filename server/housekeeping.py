@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server import deletion, events, moderation
+from server import deletion, events, moderation, search
 from server.keys import DB
 from server.queries import QUERIES as Q
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 EVERY = 600.0
 # Timed suspensions lift themselves within this many seconds of their end.
 FREQUENT = 5.0
+# Search's index of the newest posts is looked at (and rebuilt when it spans two windows) this often.
+SEARCH_INDEX = 60.0
 BATCH = 1000
 
 
@@ -63,9 +65,15 @@ async def run_frequent(app: web.Application) -> dict[str, int]:
             "files_removed": await deletion.remove_orphans(app)}
 
 
+async def search_index(app: web.Application) -> dict[str, int]:
+    """Rebuild search's index of the newest posts when it has grown (one worker at a time)."""
+    return {"search_index_rebuilt": await search.trim_index(app[DB])}
+
+
 async def housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(_every(EVERY, run_once, app, "housekeeping")),
-             asyncio.create_task(_every(FREQUENT, run_frequent, app, "background work"))]
+             asyncio.create_task(_every(FREQUENT, run_frequent, app, "background work")),
+             asyncio.create_task(_every(SEARCH_INDEX, search_index, app, "search index"))]
     yield
     for task in tasks:
         task.cancel()

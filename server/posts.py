@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import hashtags, history, mentions, timeline
+from server import hashtags, history, mentions, search, timeline
 from server.db import Conn, Tx
 from server.documents import post_docs
 from server.errors import Forbidden, NotFound, ValidationFailed
@@ -46,6 +46,7 @@ async def create_post(app: web.Application, user_id: int, content: str, title: s
         await mentions.lock_users(conn, user_id, mentioned, lambda: conn.execute(
             Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}))
         post_id = await conn.insert(Q.posts.create, {"user_id": user_id, "title": title, "content": content})
+        search.index_post(conn, post_id)
         await attach_media(conn, user_id, media_ids, post_id=post_id)
         await hashtags.sync_post(conn, app, post_id)
         await mentions.sync(conn, app, kind="post", id=post_id, author_id=user_id, content=content,
@@ -80,6 +81,8 @@ async def update_post(app: web.Application, user_id: int, post_id: int, *, conte
         await conn.execute(Q.posts.update, {
             "id": post_id, "set_content": content is not _UNSET, "content": None if content is _UNSET else content,
             "set_title": title is not _UNSET, "title": None if title is _UNSET else title})
+        if content is not _UNSET or title is not _UNSET:
+            search.index_post(conn, post_id)
         if media_ids is not _UNSET:
             await conn.execute(Q.posts.detach_post_media, {"post_id": post_id})
             await attach_media(conn, user_id, media_ids or (), post_id=post_id)
@@ -125,6 +128,7 @@ async def _remove(conn: Conn, author_id: int, post_id: int) -> Removed:
     files = Removed(await conn.fetchall(Q.posts.post_media_keys, {"post_id": post_id}))
     files.tag_ids = await hashtags.post_tag_ids(conn, post_id)
     await conn.execute(Q.posts.delete, {"id": post_id})
+    await search.unindex_posts(conn, [post_id])
     return files
 
 

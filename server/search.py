@@ -9,15 +9,18 @@ than innodb_ft_max_token_size (84), or one of InnoDB's default stopwords (a requ
 would match nothing). A text left with nothing to look for answers an empty page.
 
 Ranking is bounded (`candidates`). InnoDB computes the whole match set of a query's words before
-the first row, and then reads a row for each match it returns: for a common word, a large share of
-all posts, most of them old and not in memory. So the first statement scans the primary key
-backwards from the newest post, through at most WINDOW posts, looks each row's score up in the
-match set (MATCH in HAVING, never an access path) and stops at the CANDIDATES-th match; only when
-fewer than FEW posts of that window match does a second statement read every match, if there are at
-most PROBE. Phrases are checked with REGEXP on the rows read, never with InnoDB's phrase search
-(which re-reads every post holding the words). The ranked candidates are the same for every viewer:
-they are cached in Redis for search.cache_ttl seconds, and each request filters them for its viewer
-(blocks, mutes, hidden accounts) in SQL, in rank order, until its page is full.
+the first row: over a million posts, a common word has tens of thousands of entries (tens of ms of
+CPU per search). So the first statement asks post_search_recent (migration 0015), a copy of the
+text of the newest posts with a full-text index of its own, for the newest CANDIDATES matches among
+the newest WINDOW posts; that index holds between WINDOW and twice as many posts (trim_index
+rebuilds it), so the same words match a few hundred entries. Only when fewer than FEW posts of the
+window match does a second statement read every match of all time from ft_posts_text, and only if
+there are at most PROBE: the words' matches in the recent index, scaled to all posts, say whether
+there can be (else that statement is not run: for common words it is the expensive one). Phrases
+are checked with REGEXP on the rows read, never with InnoDB's phrase search (which re-reads every
+post holding the words). The ranked candidates are the same for every viewer: they are cached in
+Redis for search.cache_ttl seconds, and each request filters them for its viewer (blocks, mutes,
+hidden accounts) in SQL, in rank order, until its page is full.
 
 Users and tags by prefix, case-insensitively (users: ranges of uq_users_username and
 ix_users_full_name; tags: a range of ix_tags_norm, by the normalized form hashtags use); LIKE
@@ -38,6 +41,7 @@ from typing import Any
 import redis.exceptions
 from aiohttp import web
 
+from server.db import Conn, Database, Tx
 from server.documents import post_docs
 from server.errors import BadRequest
 from server.keys import CONFIG, DB, REDIS, SERVICES
@@ -52,9 +56,11 @@ MAX_RESULTS = 1_000  # offset + items never reach past this many results
 MAX_QUERY = 200  # characters of q
 MAX_TERMS = 8  # words and phrases used; later ones are ignored
 CANDIDATES = 300  # the newest this many matches are ranked ...
-WINDOW = 20_000  # ... found among the newest this many posts;
+WINDOW = 20_000  # ... found among the newest this many posts (post_search_recent);
 FEW = 10  # with fewer matches there, every match of all time is ranked instead ...
 PROBE = 200  # ... if there are at most this many
+REBUILD_AT = 2  # post_search_recent is rebuilt once it spans this many windows
+REBUILD_LOCK = "chatter.search_recent"  # a MariaDB named lock: one rebuild at a time
 USER_CANDIDATES = 2_000  # matches read from each prefix index (username, full name)
 
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
@@ -190,9 +196,10 @@ async def _posts(app: web.Application, q: str, offset: int, take: int, viewer_id
         visible: list[int] = []
         start = 0
         while len(visible) < want and start < len(ranked):
-            chunk = ranked[start:start + max(2 * want, 100)]
+            # Most candidates are visible to most viewers: a chunk is the page and half as many again.
+            chunk = ranked[start:start + (want - len(visible)) * 3 // 2 + 10]
             start += len(chunk)
-            seen = {r["id"] for r in await c.fetchall(Q.search.posts_visible, {**args, "ids": chunk})}
+            seen = {r["id"] for r in await c.fetchall(Q.search.posts_visible, {"viewer_id": viewer_id, "ids": chunk})}
             visible += [i for i in chunk if i in seen]
         ids, cursor = _page(visible[offset:want], offset, take)
         docs = await post_docs(app, ids, viewer_id, c)
@@ -201,7 +208,8 @@ async def _posts(app: web.Application, q: str, offset: int, take: int, viewer_id
 
 async def _cached_candidates(app: web.Application, c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:
     """candidates(), through a Redis cache of search.cache_ttl seconds keyed by the query (the list
-    is the same for every viewer; Redis unavailable: computed, never an error). Concurrent misses
+    is the same for every viewer; Redis unavailable: computed, never an error; `r2`: the version of
+    what is cached: text checks done). Concurrent misses
     of one query in this process share one computation: a popular query that is not cached yet
     arrives many times at once."""
     ttl = app[CONFIG].search.cache_ttl
@@ -209,7 +217,7 @@ async def _cached_candidates(app: web.Application, c: Any, terms: Terms, args: d
         return await candidates(c, terms, args)
     redis = app[REDIS]
     digest = hashlib.sha256("\0".join(str(args[k]) for k in ("against", "phrase", "excluded")).encode())
-    key = redis.key("search", f"{CANDIDATES}.{WINDOW}.{FEW}.{PROBE}", digest.hexdigest()[:32])
+    key = redis.key("search", f"r2.{CANDIDATES}.{WINDOW}.{FEW}.{PROBE}", digest.hexdigest()[:32])
     inflight: dict[str, asyncio.Future] = app[SERVICES].setdefault("search_inflight", {})
     if key in inflight and (shared := await _join(inflight[key])) is not None:
         return shared
@@ -252,28 +260,73 @@ async def _join(future: asyncio.Future) -> list[int] | None:
 async def candidates(c: Any, terms: Terms, args: dict[str, Any]) -> list[int]:
     """The posts a search ranks, best first, for every viewer alike (posts_visible then filters
     them per viewer): the newest CANDIDATES matches among the newest WINDOW posts; when the window
-    holds fewer than FEW matches, every match of all time instead, if there are at most PROBE.
-
-    Each statement makes InnoDB compute the whole match set of the words (tens of ms for common
-    ones), so a search runs one when it can: a second only for a text that is rare lately."""
+    holds fewer than FEW matches, every match of all time instead, if there are at most PROBE."""
     newest = await c.fetchval(Q.feed.max_post_id) or 0
     floor = max(newest - WINDOW, 0)
     rows = await c.fetchall(Q.search.posts_recent, {**args, "floor": floor, "candidates": CANDIDATES})
     recent = [r["id"] for r in rows]
     if len(recent) < FEW and floor > 0:
-        every = await _all_matches(c, args)
+        every = await _all_matches(c, args, newest)
         if every is not None:
             return every
     return recent
 
 
-async def _all_matches(c: Any, args: dict[str, Any]) -> list[int] | None:
+async def _all_matches(c: Any, args: dict[str, Any], newest: int) -> list[int] | None:
     """Every match, ranked, when the text matches at most PROBE posts of all time (each older match
-    is a read of a page that is likely not in memory: bounded); else None."""
+    is a read of a page that is likely not in memory: bounded); else None. The words' matches in
+    post_search_recent, scaled to all posts, tell first whether there can be so few: when there
+    cannot, ft_posts_text is not asked (its match set of common words costs tens of ms)."""
+    extent = await c.fetchone(Q.search.recent_extent, args)
+    if extent["oldest"] is not None:
+        span = max(newest - extent["oldest"] + 1, 1)
+        if extent["matches"] * newest / span > PROBE:
+            return None
     hits = await c.fetchall(Q.search.post_matches, {**args, "probe": PROBE + 1})
     if len(hits) > PROBE:
         return None
     return [h["id"] for h in sorted(hits, key=lambda h: (h["score"], h["id"]), reverse=True)]
+
+
+def index_post(conn: Tx, post_id: int) -> None:
+    """In the transaction that creates or edits a post: its text into post_search_recent (sent
+    with the COMMIT)."""
+    conn.commit_with(Q.search.index_post, {"id": post_id})
+
+
+async def unindex_posts(conn: Conn, post_ids: list[int]) -> None:
+    """In the transaction that deletes posts: their rows out of post_search_recent."""
+    await conn.execute(Q.search.unindex_posts, {"ids": post_ids})
+
+
+async def trim_index(db: Database, force: bool = False) -> int:
+    """Rebuild post_search_recent from posts with the newest WINDOW posts once it spans REBUILD_AT
+    windows (force: now) → the rows copied, 0 when nothing was done. One worker at a time (a named
+    lock; the others skip). A copy replaces the table (RENAME, atomic): deleting the old rows would
+    leave their entries in the full-text index until an OPTIMIZE. Writes made while it copies went
+    to the old table; they are caught up after the swap."""
+    async with db.connection() as c:
+        start = await c.fetchone(Q.search.rebuild_lock, {"name": REBUILD_LOCK})
+        if not start["locked"]:
+            return 0
+        try:
+            newest = await c.fetchval(Q.feed.max_post_id) or 0
+            oldest = await c.fetchval(Q.search.recent_oldest)
+            if not force and (oldest is None or newest - oldest < REBUILD_AT * WINDOW):
+                return 0
+            floor = max(newest - WINDOW, 0)
+            await c.execute(Q.search.rebuild_drop_spare)
+            await c.execute(Q.search.rebuild_create)
+            await c.execute(Q.search.rebuild_isolation)
+            copied = await c.execute(Q.search.rebuild_copy, {"floor": floor})
+            last = await c.fetchval(Q.search.rebuild_copied)
+            await c.execute(Q.search.rebuild_swap)
+            await c.execute(Q.search.rebuild_isolation)
+            await c.execute(Q.search.rebuild_catch_up, {"floor": floor, "copied": last, "since": start["since"]})
+            await c.execute(Q.search.rebuild_drop_spare)
+            return copied
+        finally:
+            await c.execute(Q.search.rebuild_unlock, {"name": REBUILD_LOCK})
 
 
 async def _users(app: web.Application, q: str, offset: int, take: int, viewer_id: int | None) -> dict[str, Any]:

@@ -355,3 +355,95 @@ async def test_concurrent_first_searches_of_one_text_share_one_computation(aioht
     assert [r.status for r in answers] == [200] * 5
     assert [[p["id"] for p in (await r.json())["items"]] for r in answers] == [[post_id]] * 5
     assert len(calls) == 1
+
+
+async def recent_ids(client, ids) -> set[int]:
+    """Which of these posts search's index of the newest posts (post_search_recent) holds."""
+    rows = await client.app[DB].fetchall("SELECT id FROM post_search_recent WHERE id IN %(ids)s", {"ids": list(ids)})
+    return {r["id"] for r in rows}
+
+
+async def test_edits_and_deletions_reach_the_index_of_the_newest_posts(client, make_user):
+    alice = await make_user()
+    post = await new_post(client, alice, "a wombat named alpha")
+    other = await new_post(client, alice, "another wombat")
+    assert await post_ids(client, "wombat alpha") == [post["id"]]
+    resp = await client.patch(f"/api/v1/posts/{post['id']}", json={"content": "a wombat named beta"},
+                              headers=alice.headers)
+    assert resp.status == 200, await resp.text()
+    assert await post_ids(client, "alpha") == []
+    assert await post_ids(client, "wombat beta") == [post["id"]]
+    # A title given later is searched too.
+    resp = await client.patch(f"/api/v1/posts/{post['id']}", json={"title": "Marsupials"}, headers=alice.headers)
+    assert resp.status == 200, await resp.text()
+    assert await post_ids(client, "marsupials") == [post["id"]]
+    assert (await client.delete(f"/api/v1/posts/{post['id']}", headers=alice.headers)).status == 204
+    assert await recent_ids(client, [post["id"], other["id"]]) == {other["id"]}
+    assert await post_ids(client, "wombat") == [other["id"]]
+
+
+async def test_the_index_of_the_newest_posts_is_rebuilt_to_its_window(client, make_user, monkeypatch):
+    alice = await make_user()
+    ids = [(await new_post(client, alice, f"numbat {i}"))["id"] for i in range(6)]
+    db = client.app[DB]
+    try:
+        monkeypatch.setattr(search, "WINDOW", 3)
+        copied = await search.trim_index(db, force=True)
+        assert copied == 3
+        assert await db.fetchval("SELECT COUNT(*) FROM post_search_recent") == 3
+        assert await recent_ids(client, ids) == set(ids[-3:])
+        # Searches read the window from it; when few match there, all time from the posts, unless
+        # the window's share of matches, scaled to every post, says there are more than PROBE.
+        monkeypatch.setattr(search, "PROBE", 10**9)
+        assert await post_ids(client, "numbat") == ids[::-1]
+        monkeypatch.setattr(search, "PROBE", 2)
+        assert await post_ids(client, "numbat") == ids[:2:-1]
+        # Four more posts: it spans two windows and the next pass rebuilds it; a pass that finds
+        # it small enough does nothing.
+        more = [(await new_post(client, alice, f"numbat more {i}"))["id"] for i in range(4)]
+        assert await search.trim_index(db) == 3
+        assert await recent_ids(client, ids + more) == set(more[1:])
+        assert await search.trim_index(db) == 0
+    finally:
+        monkeypatch.undo()
+        await search.trim_index(db, force=True)  # the whole (small) test database again
+    assert await recent_ids(client, ids) == set(ids)
+
+
+async def test_posts_written_while_the_index_is_rebuilt_are_in_it(client, make_user, monkeypatch):
+    import asyncio
+
+    alice = await make_user()
+    bob = await make_user()
+    target = await new_post(client, bob, "echidna before")
+
+    async def writes() -> list[int]:
+        made = []
+        for i in range(15):
+            made.append((await new_post(client, alice, f"echidna during {i}"))["id"])
+        resp = await client.patch(f"/api/v1/posts/{target['id']}", json={"content": "echidna edited"},
+                                  headers=bob.headers)
+        assert resp.status == 200
+        return made
+
+    db = client.app[DB]
+    copied, made = await asyncio.gather(search.trim_index(db, force=True), writes())
+    assert copied > 0
+    assert await recent_ids(client, made + [target["id"]]) == set(made + [target["id"]])
+    assert await post_ids(client, "echidna edited") == [target["id"]]
+    # Nothing is left of the tables a rebuild uses.
+    spare = await db.fetchval("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                              "AND table_name IN ('post_search_next', 'post_search_old')")
+    assert spare == 0
+
+
+async def test_one_rebuild_at_a_time(client, make_user):
+    await new_post(client, await make_user(), "platypus")
+    db = client.app[DB]
+    async with db.connection() as c:
+        assert await c.fetchval("SELECT GET_LOCK(%(n)s, 0)", {"n": search.REBUILD_LOCK}) == 1
+        try:
+            assert await search.trim_index(db, force=True) == 0
+        finally:
+            await c.execute("DO RELEASE_LOCK(%(n)s)", {"n": search.REBUILD_LOCK})
+    assert await search.trim_index(db, force=True) > 0

@@ -9,21 +9,24 @@
 -- for none), never with InnoDB's phrase search, which re-reads every post holding the words.
 
 -- name: post_matches
--- Up to %(probe)s matches with their scores, in no order: when they are all there is, they are
--- the candidates; when there are more, posts_recent is asked instead. Each is a row read (by
--- FTS_DOC_ID, then the primary key), mostly of old posts: that is what %(probe)s bounds.
+-- Up to %(probe)s matches (phrases checked on the rows) with their scores, in no order: when they
+-- are all there is, they are the candidates; when there are more, posts_recent's are. Each is a
+-- row read (by FTS_DOC_ID, then the primary key), mostly of old posts: that is what %(probe)s bounds.
 SELECT p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score
 FROM posts p
 WHERE MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE)
+  AND (%(phrase)s IS NULL OR CONCAT_WS(' ', p.title, p.content) REGEXP %(phrase)s)
+  AND (%(excluded)s IS NULL OR NOT CONCAT_WS(' ', p.title, p.content) REGEXP %(excluded)s)
 LIMIT %(probe)s
 
 -- name: posts_visible
--- Which of these candidates the viewer may see, and that hold the phrases: authors blocked either
--- way, muted by the viewer (as on the public timeline), deleted, or suspended (but for moderators)
--- are left out. The caller keeps its rank order.
+-- Which of these candidates (their text checked already) the viewer may see: authors blocked
+-- either way, muted by the viewer (as on the public timeline), deleted, or suspended (but for
+-- moderators) are left out. The caller keeps its rank order.
 -- The threshold: MariaDB turns an IN list of 1,000 values or more into a join with a table of
 -- them, which it then reads against a scan of all posts; 0 keeps the list a range of the key.
-SET STATEMENT in_predicate_conversion_threshold = 0 FOR
+-- subquery_cache=off, exists_to_in=off: each NOT EXISTS is one index probe per row (feed.sql).
+SET STATEMENT in_predicate_conversion_threshold = 0, optimizer_switch='subquery_cache=off,exists_to_in=off' FOR
 SELECT STRAIGHT_JOIN p.id FROM posts p JOIN users u ON u.id = p.user_id
 WHERE p.id IN %(ids)s
   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(viewer_id)s AND b.target_id = p.user_id)
@@ -31,29 +34,83 @@ WHERE p.id IN %(ids)s
   AND NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.user_id = %(viewer_id)s AND mu.target_id = p.user_id
                   AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3)))
   AND (u.state = 'active' OR (u.state = 'suspended' AND EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer_id)s AND v.role <> 'user')))
-  AND (%(phrase)s IS NULL OR CONCAT_WS(' ', p.title, p.content) REGEXP %(phrase)s)
-  AND (%(excluded)s IS NULL OR NOT CONCAT_WS(' ', p.title, p.content) REGEXP %(excluded)s)
 
 -- name: posts_recent
--- A text matching many posts: the primary key is read backwards from the newest post down to
--- %(floor)s, the MATCH score of each row looked up in the result set (MATCH in HAVING, so it is
--- no access path: a MATCH in WHERE would fetch every match), and the scan stops at the
--- %(candidates)s-th match. Ranked: relevance first, newest first on ties; posts_visible filters.
--- The phrase checks are a number, not the text: a text column would put the derived table on
--- disk (an Aria file per search) instead of in memory.
+-- The newest %(candidates)s matches among the posts above %(floor)s, ranked: relevance first,
+-- newest first on ties (posts_visible filters them per viewer). Read from post_search_recent
+-- (migration 0015), whose full-text index holds the newest posts only, so that InnoDB's match set
+-- of the words is a few hundred entries, not the tens of thousands of ft_posts_text. Phrases and
+-- excluded phrases are checked on the matching rows. Only the id and the score leave the derived
+-- table (a text column would put it on disk: an Aria file per search).
 SELECT id FROM (
-  SELECT p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score,
-         IF(%(phrase)s IS NULL AND %(excluded)s IS NULL, 1,
-            MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) > 0
-            AND (%(phrase)s IS NULL OR CONCAT_WS(' ', p.title, p.content) REGEXP %(phrase)s)
-            AND (%(excluded)s IS NULL OR NOT CONCAT_WS(' ', p.title, p.content) REGEXP %(excluded)s)) AS text_ok
-  FROM posts p
-  WHERE p.id > %(floor)s
-  HAVING score > 0 AND text_ok
-  ORDER BY p.id DESC
+  SELECT r.id, MATCH (r.title, r.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score
+  FROM post_search_recent r
+  WHERE MATCH (r.title, r.content) AGAINST (%(against)s IN BOOLEAN MODE)
+    AND r.id > %(floor)s
+    AND (%(phrase)s IS NULL OR CONCAT_WS(' ', r.title, r.content) REGEXP %(phrase)s)
+    AND (%(excluded)s IS NULL OR NOT CONCAT_WS(' ', r.title, r.content) REGEXP %(excluded)s)
+  ORDER BY r.id DESC
   LIMIT %(candidates)s
 ) AS hit
 ORDER BY score DESC, id DESC
+
+-- name: recent_extent^
+-- How many posts of post_search_recent the words match (phrases aside), and the oldest post it
+-- holds: server/search.py estimates from them how many posts of all time the words match, before
+-- it asks ft_posts_text (whose match set of common words is what costs).
+SELECT (SELECT COUNT(*) FROM post_search_recent r
+        WHERE MATCH (r.title, r.content) AGAINST (%(against)s IN BOOLEAN MODE)) AS matches,
+       (SELECT MIN(id) FROM post_search_recent) AS oldest
+
+-- Keeping post_search_recent in step, in the transaction of the write (server/posts.py: sent with
+-- its COMMIT; server/deletion.py).
+
+-- name: index_post!
+REPLACE INTO post_search_recent (id, title, content) SELECT id, title, content FROM posts WHERE id = %(id)s
+
+-- name: unindex_posts!
+DELETE FROM post_search_recent WHERE id IN %(ids)s
+
+-- Rebuilding it (server/search.py trim_index): a copy of the newest posts replaces it.
+
+-- name: recent_oldest$
+SELECT MIN(id) FROM post_search_recent
+
+-- name: rebuild_lock^
+-- The lock (one rebuild at a time across workers), and the time writes are caught up from.
+SELECT GET_LOCK(%(name)s, 0) AS locked, CURRENT_TIMESTAMP(3) - INTERVAL 1 MINUTE AS since
+
+-- name: rebuild_unlock!
+DO RELEASE_LOCK(%(name)s)
+
+-- name: rebuild_drop_spare!
+DROP TABLE IF EXISTS post_search_next, post_search_old
+
+-- name: rebuild_create!
+CREATE TABLE post_search_next LIKE post_search_recent
+
+-- name: rebuild_isolation!
+-- For the next statement only: the copy reads posts without locking them (REPEATABLE READ would
+-- hold shared next-key locks on the range, and new posts would wait for the copy).
+SET TRANSACTION ISOLATION LEVEL READ COMMITTED
+
+-- name: rebuild_copy!
+INSERT INTO post_search_next (id, title, content) SELECT id, title, content FROM posts WHERE id > %(floor)s
+
+-- name: rebuild_copied$
+SELECT COALESCE(MAX(id), 0) FROM post_search_next
+
+-- name: rebuild_swap!
+-- Atomic; it waits for searches and writes that use the table, at most a few seconds.
+SET STATEMENT lock_wait_timeout = 10 FOR
+RENAME TABLE post_search_recent TO post_search_old, post_search_next TO post_search_recent
+
+-- name: rebuild_catch_up!
+-- Writes made during the copy went to the old table: posts created after it (and any still
+-- uncommitted then) and posts edited since the rebuild began, less a minute of margin.
+REPLACE INTO post_search_recent (id, title, content)
+SELECT id, title, content FROM posts
+WHERE id > %(floor)s AND (id > %(copied)s OR updated_at >= %(since)s)
 
 -- name: users
 -- Username or full name starting with %(prefix)s (LIKE-escaped): each branch is a range on its own
