@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,6 +15,7 @@ import pymysql
 from pymysql.cursors import RE_INSERT_VALUES
 
 from server.config import Config, db_parts
+from server.queries import Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,6 +31,31 @@ ID_MIN, ID_MAX = 1, 2**63 - 1
 #   2003 can't connect, 2006 server has gone away, 2013 lost connection during query,
 #   1040 too many connections, 1053 server shutdown in progress.
 UNAVAILABLE_CODES = {2003, 2006, 2013, 1040, 1053}
+# 1243 ER_UNKNOWN_STMT_HANDLER: a prepared statement this connection no longer has.
+UNKNOWN_STATEMENT = 1243
+
+# Server-side prepared statements (queries.Prepared): one name per (statement, shape of its list
+# arguments), with its `?` form and the order of its arguments; the names each connection has
+# prepared (dropped with the connection).
+_statements: dict[tuple[str, tuple], tuple[str, str, tuple[str, ...]]] = {}
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def _statement(sql: Prepared, args: dict[str, Any]) -> tuple[str, str, tuple[str, ...]] | None:
+    """(name, the `?` form, argument order) for running sql with args prepared; None when a list
+    argument has more than one item (each length would be a statement of its own)."""
+    shape = tuple(sorted((k, len(v)) for k, v in args.items() if isinstance(v, list | tuple)))
+    if any(n > 1 for _, n in shape):
+        return None
+    found = _statements.get((sql, shape))
+    if found is None:
+        lists = dict(shape)
+        order = tuple(_PARAM.findall(sql))
+        text = _PARAM.sub(lambda m: "(?)" if lists.get(m.group(1)) == 1 else
+                          "(NULL)" if m.group(1) in lists else "?", sql).replace("%%", "%")
+        found = _statements[(sql, shape)] = (f"chatter_{len(_statements)}", text, order)
+    return found
 
 
 class DatabaseUnavailable(Exception):
@@ -114,9 +142,36 @@ class Conn:
     async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
         if self._fresh:
             await self._begin()
+        if type(sql) is Prepared and isinstance(args, dict):
+            statement = _statement(sql, args)
+            if statement is not None:
+                return await self._execute_prepared(*statement, args)
         async with self.raw.cursor(DictCursor) as cur:
             await cur.execute(sql, args)
             return list(await cur.fetchall())
+
+    async def _execute_prepared(self, name: str, text: str, order: tuple[str, ...],
+                                args: dict[str, Any]) -> list[dict[str, Any]]:
+        """EXECUTE name USING the arguments (escaped as execute() binds them), after PREPARE on a
+        connection that has not got it (or lost it)."""
+        escape = self.raw.escape
+        values = [escape(v[0]) if isinstance(v, list | tuple) else escape(v)
+                  for v in (args[k] for k in order) if not (isinstance(v, list | tuple) and not v)]
+        run = f"EXECUTE {name}" + (f" USING {', '.join(values)}" if values else "")
+        done = _prepared_on.setdefault(self.raw, set())
+        async with self.raw.cursor(DictCursor) as cur:
+            for attempt in (1, 2):
+                if name not in done:
+                    await cur.execute(f"PREPARE {name} FROM {escape(text)}")
+                    done.add(name)
+                try:
+                    await cur.execute(run)
+                    return list(await cur.fetchall())
+                except pymysql.err.MySQLError as exc:
+                    if error_code(exc) != UNKNOWN_STATEMENT or attempt == 2:
+                        raise
+                    done.discard(name)
+        raise AssertionError("unreachable")
 
     async def fetchval(self, sql: str, args: Any = None) -> Any:
         """First column of the first row, or None."""

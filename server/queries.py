@@ -1,4 +1,6 @@
-"""Loader of named queries from sql/queries/<area>.sql (aiosql's `-- name:` format)."""
+"""Loader of named queries from sql/queries/<area>.sql (aiosql's `-- name:` format).
+
+A name ending in `@` marks a statement worth preparing on the server (see Prepared)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,13 @@ import re
 from pathlib import Path
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "sql" / "queries"
-_NAME = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)([$^!<*#]*)\s*$")
+_NAME = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)([$^!<*#@]*)\s*$")
+
+
+class Prepared(str):
+    """SQL that server/db.py runs as a server-side prepared statement (PREPARE once per connection,
+    then EXECUTE) when its list arguments have one item at most: a long statement read for one
+    document (a post, a user) costs MariaDB more to parse than to run."""
 
 
 class QueryError(Exception):
@@ -14,9 +22,11 @@ class QueryError(Exception):
 
 
 def parse(text: str, source: str = "<sql>") -> dict[str, str]:
-    """Split one file into {name: sql}; suffixes like ^ or ! are accepted and dropped."""
+    """Split one file into {name: sql}; suffixes like ^ or ! are accepted and dropped, but for @
+    (the SQL is then a Prepared)."""
     queries: dict[str, str] = {}
     name: str | None = None
+    prepared = False
     body: list[str] = []
 
     def flush() -> None:
@@ -30,13 +40,13 @@ def parse(text: str, source: str = "<sql>") -> dict[str, str]:
             raise QueryError(f"{source}: query {name!r} is empty")
         if name in queries:
             raise QueryError(f"{source}: query {name!r} is defined twice")
-        queries[name] = sql
+        queries[name] = Prepared(sql) if prepared else sql
 
     for line in text.splitlines():
         match = _NAME.match(line.strip())
         if match:
             flush()
-            name, body = match.group(1), []
+            name, body, prepared = match.group(1), [], "@" in match.group(2)
         else:
             body.append(line)
     flush()

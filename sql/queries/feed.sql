@@ -104,7 +104,7 @@ ORDER BY c.id {dir} LIMIT %(limit)s
 --   `mentions`) are their own queries, each only for the rows whose `has_<list>` says so, and
 --   server/documents.py appends them.
 
--- name: post_docs
+-- name: post_docs@
 -- (subquery_cache=off: each correlated EXISTS here is one index probe per row, and MariaDB's cache
 -- of their answers is an in-memory temporary table per subquery and statement: 15 % of the query.)
 SET STATEMENT optimizer_switch='subquery_cache=off' FOR
@@ -137,7 +137,7 @@ LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE p.id IN %(ids)s AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
 
--- name: comment_docs
+-- name: comment_docs@
 SET STATEMENT optimizer_switch='subquery_cache=off' FOR
 SELECT c.id, JSON_OBJECT(
   'id', c.id,
@@ -163,7 +163,7 @@ LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE c.id IN %(ids)s AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
 
--- name: post_media
+-- name: post_media@
 -- The media of posts, one JSON object per row, in display order (ix_media_post).
 SELECT m.post_id AS owner_id, JSON_OBJECT(
   'id', m.id, 'type', m.media_type,
@@ -176,7 +176,7 @@ SELECT m.post_id AS owner_id, JSON_OBJECT(
 FROM media m WHERE m.post_id IN %(ids)s
 ORDER BY m.post_id, m.position, m.id
 
--- name: comment_media
+-- name: comment_media@
 SELECT m.comment_id AS owner_id, JSON_OBJECT(
   'id', m.id, 'type', m.media_type,
   'url', CONCAT(%(url_prefix)s, CONVERT(m.storage_key USING utf8mb4)),
@@ -188,25 +188,25 @@ SELECT m.comment_id AS owner_id, JSON_OBJECT(
 FROM media m WHERE m.comment_id IN %(ids)s
 ORDER BY m.comment_id, m.position, m.id
 
--- name: post_tags
+-- name: post_tags@
 -- Hashtags (normalized: text first, then the Conduit tagList's) of posts, as JSON strings.
 SELECT ph.post_id AS owner_id, JSON_QUOTE(t.name) AS doc
 FROM post_hashtags ph JOIN tags t ON t.id = ph.tag_id WHERE ph.post_id IN %(ids)s
 ORDER BY ph.post_id, ph.position, t.id
 
--- name: post_mentions
+-- name: post_mentions@
 -- The mentioned users of posts who are active, as {"id", "username"}.
 SELECT pm.post_id AS owner_id, JSON_OBJECT('id', mu.id, 'username', mu.username) AS doc
 FROM post_mentions pm JOIN users mu ON mu.id = pm.user_id
 WHERE pm.post_id IN %(ids)s AND mu.state = 'active'
 ORDER BY pm.post_id, pm.position, mu.id
 
--- name: comment_tags
+-- name: comment_tags@
 SELECT ch.comment_id AS owner_id, JSON_QUOTE(t.name) AS doc
 FROM comment_hashtags ch JOIN tags t ON t.id = ch.tag_id WHERE ch.comment_id IN %(ids)s
 ORDER BY ch.comment_id, ch.position, t.id
 
--- name: comment_mentions
+-- name: comment_mentions@
 SELECT cm.comment_id AS owner_id, JSON_OBJECT('id', mu.id, 'username', mu.username) AS doc
 FROM comment_mentions cm JOIN users mu ON mu.id = cm.user_id
 WHERE cm.comment_id IN %(ids)s AND mu.state = 'active'

@@ -59,7 +59,7 @@ ORDER BY u.id {dir}
 LIMIT %(limit)s
 
 
--- name: docs
+-- name: docs@
 -- Users as API documents (User), built by MariaDB as one JSON column: no per-column decoding in
 -- Python. The viewer's relation flags only with a viewer; email and dm_policy only when asked (the
 -- viewer's own account). A user who blocks the viewer is left out (a 404 to them), unless
