@@ -332,8 +332,9 @@ def render_text(result: dict) -> str:
                     if total is not None else ""))
     if summary.samples:
         lines.append(f"Idle: {summary.idle_share * 100:.1f} % of them ({summary.idle:,}): the event loop waiting "
-                     "for I/O (leaf frame run_app, the loop's entry; under uvloop this includes the loop's own C "
-                     "work, so it is an upper bound — the worker's CPU % above is the cross-check)")
+                     "for I/O (leaf frame run_app, where uvloop's C loop runs, so its own C work counts here too; a "
+                     "worker waiting for a core on a busy machine counts as busy) — cross-check: the worker's "
+                     "CPU % above")
     if result.get("threads"):
         lines.append("Other threads (left out of the shares): "
                      + "; ".join(t.describe() for t in result["threads"]))

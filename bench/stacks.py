@@ -25,8 +25,9 @@ MAIN_THREAD = "MainThread"
 
 # The last Python frame of an event-loop thread that is waiting for I/O (the loop itself runs in C
 # under uvloop, so the wait shows as the frame that entered it). Under uvloop a sample in which the
-# loop does C work of its own (reading a socket, scheduling callbacks) ends there too: the idle
-# share is an upper bound, the worker's CPU % from /proc is the cross-check.
+# loop does C work of its own (reading a socket, scheduling callbacks) ends there too, while a worker
+# that waits for a core (a saturated machine) is caught mid-code and counts as busy: the worker's
+# CPU % from /proc is the cross-check.
 IDLE_FRAMES: frozenset[Frame] = frozenset({
     ("run_app", "aiohttp/web.py"),
     ("Runner.run", "asyncio/runners.py"),
