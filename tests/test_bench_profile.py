@@ -172,3 +172,32 @@ def test_profile_text_and_index_carry_the_figures_and_the_top_frames():
                        "33.3 %; StreamWriter.write (asyncio/streams.py) 16.7 % |")
     assert "no profile: py-spy failed (exit 1): denied" in rows[1]
     assert "Profile failed: py-spy failed" in profiling.render_text(_result(None, "py-spy failed (exit 1)"))
+
+
+def test_tokens_a_later_mint_revoked_stop_the_profile():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+
+    class Sessions(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            ok = self.path == "/api/v1/users/me" and self.headers.get("Authorization") == "Bearer fresh"
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Sessions)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        server = SimpleNamespace(port=httpd.server_address[1])
+        fresh = {"tokens": {"tokens": [{"token": "fresh"}], "filtered_tokens": [{"token": "fresh"}]}}
+        assert profiling.stale_token(server, fresh) is None
+        revoked = {"tokens": {"tokens": [{"token": "fresh"}], "filtered_tokens": [{"token": "old"}]}}
+        assert profiling.stale_token(server, revoked) == "filtered_tokens"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
