@@ -1,4 +1,4 @@
-"""Command line: python -m bench seed | tokens | run | report | hello-server."""
+"""Command line: python -m bench seed | tokens | run | profile | report | hello-server."""
 
 from __future__ import annotations
 
@@ -82,6 +82,19 @@ def cmd_run(args) -> None:
     runner.run(opts)
 
 
+def cmd_profile(args) -> None:
+    from bench import profiling
+
+    profiling.check_scenarios(args.scenario)
+    opts = runner.Options(
+        scenarios=args.scenario, workers=[1], duration=args.duration, connections=args.connections,
+        threads=args.threads, warmup=args.warmup, login_connections=args.login_connections,
+        database=args.database, keep_db_settings=args.keep_db_settings)
+    index = profiling.run(opts, rate=args.rate, out_dir=Path(args.out_dir) if args.out_dir else None)
+    print(index.read_text())
+    print(f"wrote {index.parent}/: PROFILES.md, profile-<scenario>.txt and .raw", file=sys.stderr)
+
+
 def cmd_report(args) -> None:
     from bench import report
 
@@ -149,6 +162,25 @@ def main(argv: list[str] | None = None) -> None:
                         "bench database, loads the indexes, and puts it back at the end)")
     db_opts(r)
     r.set_defaults(fn=cmd_run)
+
+    f = sub.add_parser("profile", help="py-spy on the worker during scenarios (one worker): where the time goes")
+    f.add_argument("--scenario", nargs="+", required=True, metavar="NAME",
+                   help="HTTP scenarios to profile (not overload; feed_blocking and public_timeline_blocking "
+                        "profile their filtered script)")
+    f.add_argument("--duration", type=float, default=12.0, help="seconds of wrk per scenario (py-spy: 1 s less)")
+    f.add_argument("--connections", type=int, default=64)
+    f.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    f.add_argument("--out-dir", default=None,
+                   help="where to write PROFILES.md and profile-<scenario>.txt/.raw "
+                        "(default bench/results/<date>-profiles)")
+    f.add_argument("--threads", type=int, default=2, help="wrk threads")
+    f.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured load before each scenario")
+    f.add_argument("--login-connections", type=int, default=20)
+    f.add_argument("--database", default=runner.BENCH_DATABASE,
+                   help="the seeded bench database (profile never seeds nor mints tokens)")
+    f.add_argument("--keep-db-settings", action="store_true",
+                   help="leave innodb_buffer_pool_size as it is (as `run --keep-db-settings`)")
+    f.set_defaults(fn=cmd_profile)
 
     p = sub.add_parser("report", help="re-render the Markdown table and chart of a result JSON")
     p.add_argument("json")

@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,11 @@ FILTERED = {"feed_filtered": "feed", "public_timeline_filtered": "public_timelin
 PAIRED = {"feed_blocking": ("feed", "feed_filtered"),
           "public_timeline_blocking": ("public_timeline", "public_timeline_filtered")}
 PAIRED_SLICES = 6
+
+
+def stamp(when: datetime) -> str:
+    """The date-time that names a run's files (`2026-12-02T153012`)."""
+    return when.strftime("%Y-%m-%dT%H%M%S")
 
 
 def script_for(name: str) -> str:
@@ -163,6 +169,18 @@ def prepare_dataset(config: Config, opts: Options) -> dict:
     return {"meta": meta, "tokens": data}
 
 
+def existing_dataset(config: Config) -> dict | None:
+    """prepare_dataset()'s answer from the files a previous run (or `bench tokens`) wrote, without
+    touching the database; None when there are no tokens for this database yet."""
+    meta_path, tokens_path = VAR / "dataset.json", VAR / "tokens.json"
+    if not tokens_path.exists() or not (VAR / "data.lua").exists():
+        return None
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("database") not in (None, config.db.name):
+        return None
+    return {"meta": meta, "tokens": json.loads(tokens_path.read_text())}
+
+
 def _wrk_version(path: str | None) -> str:
     if not path:
         return "missing"
@@ -242,7 +260,10 @@ class Bench:
         except TimeoutError:  # warm() bounds itself; this is the backstop
             return feeds.summarize(len(toks), {}, {"TimeoutError": 1}, feeds.WARM_LIMIT + 30)
 
-    def http(self, name: str, server: procs.Server, workers: int) -> dict:
+    def http(self, name: str, server: procs.Server, workers: int,
+             on_load: Callable[[], object] | None = None) -> dict:
+        """One wrk scenario (warmed and warmed up first). on_load is called once the measured wrk has
+        started, while the CPU sampler runs (`bench profile` attaches py-spy there)."""
         if name == "overload":
             return self.overload(server, workers)
         if name in PAIRED:
@@ -265,6 +286,8 @@ class Bench:
         sampler.start()
         proc = self._wrk(server, name, opts.duration, conns)
         probe = self._wrk(server, "healthz", opts.duration, 4, threads=1) if name == "login" else None
+        if on_load is not None:
+            on_load()
         out, err, finished = self._finish(proc, opts.duration)
         pout = self._finish(probe, opts.duration)[0] if probe is not None else ""
         row["cpu"] = sampler.stop()
@@ -629,7 +652,7 @@ def run(opts: Options) -> Path:
         "problems": bench.problems,
     }
     opts.out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = opts.out_dir / f"{started.strftime('%Y-%m-%dT%H%M%S')}.json"
+    json_path = opts.out_dir / f"{stamp(started)}.json"
     json_path.write_text(json.dumps(result, indent=1) + "\n")
     md_path, png_path = report.render(json_path)
     print(md_path.read_text())
