@@ -120,7 +120,7 @@ WHERE (%(author_id)s IS NULL OR p.user_id = %(author_id)s)
   AND (%(fav_id)s IS NULL OR EXISTS (
         SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.user_id = %(fav_id)s))
 
--- name: article_docs
+-- name: article_docs@
 -- Conduit Article documents built by MariaDB (as feed.sql post_docs, whose notes apply), spliced
 -- into the response as text: (id, doc, fallback_title). {body} is `'body', p.content,` for a single
 -- article and empty for lists (spec 2.0 leaves the body out of them). 'slug' comes first: a titled
@@ -155,7 +155,7 @@ LEFT JOIN users v ON v.id = %(viewer_id)s
 WHERE p.id IN %(ids)s AND p.is_article = 1 AND bk.user_id IS NULL
   AND (u.state = 'active' OR (u.state = 'suspended' AND v.role <> 'user'))
 
--- name: article_tags
+-- name: article_tags@
 -- Each tag of the posts as a JSON string, in list order.
 SELECT pt.post_id, JSON_QUOTE(t.name) AS tag FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
 WHERE pt.post_id IN %(ids)s
