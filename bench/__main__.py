@@ -25,23 +25,9 @@ def cmd_seed(args) -> None:
                          heavy_follows=args.heavy_follows, seed=args.seed,
                          bcrypt_rounds=config.auth.bcrypt_rounds)
     summary = seed.seed(config, spec, meta_path=runner.VAR / "dataset.json")
-    asyncio.run(_index_for_search(config))
     print(f"seeded {summary['database']}: " + ", ".join(f"{v:,} {k}" for k, v in summary["counts"].items())
           + f" in {summary['seconds']} s; every user's password is {summary['password']!r}")
     cmd_tokens(args)
-
-
-async def _index_for_search(config) -> None:
-    """The seed writes posts directly, not through the service that indexes each one for search:
-    search's index of the newest posts (post_search_recent) is built from them once here."""
-    from server.db import Database
-    from server.search import trim_index
-
-    db = await Database.connect(config)
-    try:
-        await trim_index(db, force=True)
-    finally:
-        await db.close()
 
 
 def cmd_tokens(args) -> None:

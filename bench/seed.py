@@ -24,12 +24,13 @@ from pathlib import Path
 import bcrypt
 import pymysql
 
+from server import search
 from server.config import Config
 
 PASSWORD = "bench-password-1"  # every seeded user's password (the login scenario uses it)
 # Children first: the wipe runs with FOREIGN_KEY_CHECKS=0 anyway.
 TABLES = [
-    "tag_follows", "post_mentions", "comment_mentions", "comment_hashtags", "post_hashtags", "post_tags", "tags",
+    "post_search_recent", "tag_follows", "post_mentions", "comment_mentions", "comment_hashtags", "post_hashtags", "post_tags", "tags",
     "blocks", "mutes", "conversation_mutes",
     "user_events", "user_event_seq", "idempotency_keys", "notifications", "conversations",
     "comment_likes", "post_likes", "media", "message_responses", "messages", "comments", "posts",
@@ -389,6 +390,10 @@ def seed(config: Config, spec: SeedSpec, database: str | None = None, progress: 
             stream("post_likes", "post_likes", ["id", "post_id", "user_id", "created_at"],
                    len(data.likes), like_row)
         with conn.cursor() as cur:
+            # Posts loaded here skip the service that copies each one into search's index of the
+            # newest posts (server/search.py): it is filled from them once.
+            cur.execute("INSERT INTO post_search_recent (id, title, content) SELECT id, title, content FROM posts "
+                        "WHERE id > (SELECT COALESCE(MAX(id), 0) FROM posts) - %s", (search.WINDOW,))
             cur.execute("ANALYZE TABLE users, follows, posts, comments, post_likes, tags, post_hashtags")
             cur.fetchall()
         conn.commit()
