@@ -25,7 +25,7 @@ HOST = "127.0.0.1"  # loopback only, always
 VAR = ROOT / "var" / "bench"
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_DATABASE = "chatter_bench"
-REDIS_PREFIX = "bench:"
+REDIS_PREFIX = "bench:"  # chatter_bench's; another --database gets "bench-<database>:" (redis_prefix)
 
 HTTP_SCENARIOS = ["hello", "healthz", "get_user", "get_post", "get_post_anon", "feed", "feed_filtered", "feed_heavy",
                   "feed_cold", "public_timeline", "public_timeline_filtered", "feed_blocking", "public_timeline_blocking",
@@ -83,6 +83,12 @@ class Options:
     reseed: bool = False
 
 
+def redis_prefix(database: str) -> str:
+    """The Redis key prefix of a bench database: runs on different databases do not share keys
+    (sessions, timelines, the bus), so they may run side by side."""
+    return REDIS_PREFIX if database == BENCH_DATABASE else f"bench-{database}:"
+
+
 def bench_config(database: str = BENCH_DATABASE, environ: dict | None = None) -> Config:
     """The configured services (private ones started when unreachable), pointed at the bench database."""
     from server.localsvc import ensure_services
@@ -94,7 +100,7 @@ def bench_config(database: str = BENCH_DATABASE, environ: dict | None = None) ->
     db_url, redis_url, _ = ensure_services(base.database.url, base.redis.url, ROOT / "var")
     db_url = urlsplit(db_url)._replace(path=f"/{database}").geturl()
     return load_config(environ=environ, overrides={"database": {"url": db_url},
-                                                   "redis": {"url": redis_url, "prefix": REDIS_PREFIX}})
+                                                   "redis": {"url": redis_url, "prefix": redis_prefix(database)}})
 
 
 def server_env(config: Config, port: int) -> dict[str, str]:
@@ -102,7 +108,7 @@ def server_env(config: Config, port: int) -> dict[str, str]:
     env.update({
         "CHATTER_DATABASE__URL": config.database.url,
         "CHATTER_REDIS__URL": config.redis.url,
-        "CHATTER_REDIS__PREFIX": REDIS_PREFIX,
+        "CHATTER_REDIS__PREFIX": config.redis.prefix,
         "CHATTER_AUTH__SECRET": config.auth.secret,
         "CHATTER_RATELIMIT__ENABLED": "false",
         "CHATTER_LOG__LEVEL": "WARNING",
@@ -123,7 +129,7 @@ def _forget_redis_state(config: Config) -> None:
     client = redis.Redis.from_url(config.redis.url, socket_timeout=5)
     try:
         batch = []
-        for n, key in enumerate(client.scan_iter(match=REDIS_PREFIX + "*", count=1000)):
+        for n, key in enumerate(client.scan_iter(match=config.redis.prefix + "*", count=1000)):
             batch.append(key)
             if len(batch) >= 1000:
                 client.delete(*batch)
@@ -280,7 +286,7 @@ class Bench:
             notes.append("steady state: " + feeds.warm_note(row["warm"]))
         if opts.warmup > 0 and name != "login":
             self._finish(self._wrk(server, name, opts.warmup, conns), opts.warmup)
-        gen = feeds.Generation(self.config.redis.url, REDIS_PREFIX) if name == "feed_cold" else None
+        gen = feeds.Generation(self.config.redis.url, self.config.redis.prefix) if name == "feed_cold" else None
         bumped = gen is not None and gen.bump() is not None  # every timeline cold from the first request on
         sampler = self.sampler(server, "children")
         sampler.start()

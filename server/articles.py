@@ -25,6 +25,7 @@ from server.errors import NotFound
 from server.keys import CONFIG, DB, SERVICES
 from server.present import media_base
 from server.queries import QUERIES as Q
+from server.queries import Prepared
 from server.textrefs import normalize_tag
 
 SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
@@ -139,8 +140,8 @@ async def _save_article(conn: Conn, app: web.Application, post_id: int, *, title
 # --- reads --------------------------------------------------------------------------------------
 
 # Article documents are built by MariaDB (conduit.sql article_docs); lists leave the body out.
-_DOCS = {True: Q.conduit.article_docs.format(body="'body', p.content,"),
-         False: Q.conduit.article_docs.format(body="")}
+_DOCS = {True: Prepared(Q.conduit.article_docs.format(body="'body', p.content,")),
+         False: Prepared(Q.conduit.article_docs.format(body=""))}
 _NO_SLUG = '{"slug": null'
 
 

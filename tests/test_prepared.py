@@ -4,6 +4,7 @@ never for a list of several items (each length would be a statement of its own).
 
 from __future__ import annotations
 
+from server import articles
 from server import db as dbmod
 from server.keys import DB
 from server.queries import QUERIES, Prepared, parse
@@ -43,6 +44,7 @@ async def test_prepared_reads_match_the_text_protocol(client, make_user):
         assert sorted(r["id"] for r in await c.fetchall(sql, many)) == sorted(p["id"] for p in posts)
         assert await prepared_count(c) == before
         # The documents the API serves are the same both ways.
+        assert all(type(sql) is Prepared for sql in articles._DOCS.values())  # formatted, still prepared
         for name in ("post_docs", "comment_docs"):
             query = getattr(QUERIES.feed, name)
             assert type(query) is Prepared
