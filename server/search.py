@@ -279,7 +279,8 @@ async def _all_matches(c: Any, args: dict[str, Any], newest: int) -> list[int] |
     cannot, ft_posts_text is not asked (its match set of common words costs tens of ms)."""
     extent = await c.fetchone(Q.search.recent_extent, args)
     if extent["oldest"] is not None:
-        span = max(newest - extent["oldest"] + 1, 1)
+        # Holding every post, its count is the answer; else scaled by the ids it spans.
+        span = max(newest - extent["oldest"] + 1, 1) if extent["older"] else newest
         if extent["matches"] * newest / span > PROBE:
             return None
     hits = await c.fetchall(Q.search.post_matches, {**args, "probe": PROBE + 1})

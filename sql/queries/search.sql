@@ -55,12 +55,13 @@ SELECT id FROM (
 ORDER BY score DESC, id DESC
 
 -- name: recent_extent^
--- How many posts of post_search_recent the words match (phrases aside), and the oldest post it
--- holds: server/search.py estimates from them how many posts of all time the words match, before
--- it asks ft_posts_text (whose match set of common words is what costs).
+-- How many posts of post_search_recent the words match (phrases aside), the oldest post it holds,
+-- and whether any post is older: server/search.py estimates from them how many posts of all time
+-- the words match, before it asks ft_posts_text (whose match set of common words is what costs).
 SELECT (SELECT COUNT(*) FROM post_search_recent r
         WHERE MATCH (r.title, r.content) AGAINST (%(against)s IN BOOLEAN MODE)) AS matches,
-       (SELECT MIN(id) FROM post_search_recent) AS oldest
+       (SELECT MIN(id) FROM post_search_recent) AS oldest,
+       EXISTS (SELECT 1 FROM posts p WHERE p.id < (SELECT MIN(id) FROM post_search_recent)) AS older
 
 -- Keeping post_search_recent in step, in the transaction of the write (server/posts.py: sent with
 -- its COMMIT; server/deletion.py).
