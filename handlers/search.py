@@ -6,7 +6,7 @@ from aiohttp import web
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from server import search
-from server.http.identity import viewer_id
+from server.http.identity import client_of, viewer_id
 from server.http.openapi import docs
 from server.http.responses import load_query, raw_page
 from server.http.schemas import UserSchema
@@ -49,16 +49,17 @@ _PAGE = {"type": "object", "required": ["items", "next_cursor"], "properties": {
 
 @routes.get("/api/v1/search")
 @docs("Search posts (full text), users or tags (prefix), best match first, newest first on ties",
-      tags=TAGS, auth="optional", query=SearchQuery, responses={200: _PAGE, 400: None},
+      tags=TAGS, auth="optional", query=SearchQuery, responses={200: _PAGE, 400: None, 429: None},
       description="Posts: every word and phrase is required; words shorter than 3 characters and "
                   "InnoDB's stopwords are ignored; a text with nothing left to look for answers an "
                   "empty page. Relevance is ranked among the newest 300 matches in the newest 20,000 "
                   "posts (every match when a text is rare lately and has at most 200); candidates are "
                   "cached for search.cache_ttl seconds. Blocked users (either way), muted users' posts, "
                   "suspended (except for moderators) and deleted accounts are left out. At most 1,000 "
-                  "results: an offset above 1,000 is a 400.")
+                  "results: an offset above 1,000 is a 400. Rate-limited per account, or per client "
+                  "address when anonymous (ratelimit.search_client): 429 with Retry-After.")
 async def search_route(request: web.Request) -> web.Response:
     args = load_query(request, SearchQuery())
     page = await search.search(request.app, args["q"], args["type"], args["offset"],
-                               min(args["limit"], search.MAX_LIMIT), viewer_id(request))
+                               min(args["limit"], search.MAX_LIMIT), viewer_id(request), client_of(request))
     return raw_page(page["items"], page["next_cursor"])

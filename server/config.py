@@ -147,6 +147,7 @@ class RateLimitSchema(_Strict):
     ws_frames = Rate()
     reports_user = Rate()
     export_user = Rate()
+    search_client = Rate()
 
 
 class S3Schema(_Strict):

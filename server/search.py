@@ -41,6 +41,8 @@ from typing import Any
 import redis.exceptions
 from aiohttp import web
 
+from server import accounts
+from server.accounts import Client
 from server.db import Conn, Database, Tx
 from server.documents import post_docs
 from server.errors import BadRequest
@@ -170,10 +172,13 @@ def _page(ids: list[int], offset: int, take: int) -> tuple[list[int], str | None
 
 
 async def search(app: web.Application, q: str, kind: str, offset: int, limit: int,
-                 viewer_id: int | None) -> dict[str, Any]:
+                 viewer_id: int | None, client: Client) -> dict[str, Any]:
     """A page of Post, User or Tag documents (kind) matching q, best first, newest first on ties:
-    {"items": [JSON text], "next_cursor": the next offset or None}."""
+    {"items": [JSON text], "next_cursor": the next offset or None}. Rate-limited per account, or
+    per client address when anonymous (ratelimit.search_client: 429)."""
     take = _check_window(offset, limit)
+    who = f"u{viewer_id}" if viewer_id is not None else f"ip{client.ident}"
+    await accounts.limiter(app).hit("search_client", who, app[CONFIG].ratelimit.search_client)
     if kind == "posts":
         return await _posts(app, q, offset, take, viewer_id)
     if kind == "users":

@@ -447,3 +447,23 @@ async def test_one_rebuild_at_a_time(client, make_user):
         finally:
             await c.execute("DO RELEASE_LOCK(%(n)s)", {"n": search.REBUILD_LOCK})
     assert await search.trim_index(db, force=True) > 0
+
+
+async def test_searches_are_rate_limited_per_account_and_per_address(aiohttp_client, make_config, make_user):
+    alice = await make_user()  # through the suite's own client, which limits nothing
+    bob = await make_user()
+    client = await aiohttp_client(create_app(make_config(
+        search={"cache_ttl": 0}, ratelimit={"enabled": True, "search_client": "2/60"})))
+    for _ in range(2):
+        await find(client, "anteater", alice)
+    resp = await client.get("/api/v1/search", params={"q": "anteater"}, headers=alice.headers)
+    await problem_of(resp, 429)
+    assert int(resp.headers["Retry-After"]) > 1
+    # Someone else, and an anonymous client (counted by address), have their own allowance.
+    await find(client, "anteater", bob)
+    await find(client, "anteater", type="users")
+    await find(client, "anteater")
+    await problem_of(await client.get("/api/v1/search", params={"q": "anteater"}), 429)
+    # A bad query is refused before it spends anything.
+    await find(client, "anteater", bob, status=400, offset=5000)
+    await find(client, "anteater", bob)
