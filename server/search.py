@@ -318,7 +318,7 @@ async def trim_index(db: Database, force: bool = False) -> int:
         try:
             newest = await c.fetchval(Q.feed.max_post_id) or 0
             oldest = await c.fetchval(Q.search.recent_oldest)
-            if not force and (oldest is None or newest - oldest < REBUILD_AT * WINDOW):
+            if not force and (oldest is None or newest - oldest + 1 < REBUILD_AT * WINDOW):
                 return 0
             floor = max(newest - WINDOW, 0)
             await c.execute(Q.search.rebuild_drop_spare)

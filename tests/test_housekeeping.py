@@ -36,3 +36,20 @@ async def test_expired_rows_go_and_live_ones_stay(client, make_user, app):
     assert (await client.get("/api/v1/users/me", headers=alice.headers)).status == 200
     assert await run_once(app) == {"events": 0, "idempotency_keys": 0, "password_resets": 0, "sessions": 0,
                                    "mutes": 0, "usernames_released": 0}
+
+
+async def test_the_search_index_pass_rebuilds_it_once_it_spans_two_windows(client, make_user, app, monkeypatch):
+    from server import housekeeping, search
+
+    alice = await make_user("alice")
+    ids = []
+    for i in range(5):
+        resp = await client.post("/api/v1/posts", json={"content": f"kiwi {i}"}, headers=alice.headers)
+        ids.append((await resp.json())["id"])
+    monkeypatch.setattr(search, "WINDOW", 3)
+    assert await housekeeping.search_index(app) == {"search_index_rebuilt": 0}  # spans 5 < 2 windows
+    resp = await client.post("/api/v1/posts", json={"content": "kiwi 5"}, headers=alice.headers)
+    ids.append((await resp.json())["id"])
+    assert await housekeeping.search_index(app) == {"search_index_rebuilt": 3}
+    rows = await app[DB].fetchall("SELECT id FROM post_search_recent ORDER BY id")
+    assert [r["id"] for r in rows] == ids[-3:]
