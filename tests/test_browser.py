@@ -423,6 +423,58 @@ def test_post_with_image_reaches_the_follower_and_a_like_arrives_live(people, se
     expect(cleo.conn).to_have_text("")
 
 
+def test_search_tags_and_mentions_link_through(people, server, shots):
+    from playwright.sync_api import expect
+
+    eva = people("eva")
+    fin = people("fin")
+    eva.register("Eva Evans")
+    fin.register("Fin Fischer")
+
+    # Eva's post: its #tag and @mention are links (the ones the server parsed), the rest is text.
+    eva.go("/")
+    eva.page.get_by_label("What's happening?").fill(f"Otters holding hands at dawn #RiverLife with @{fin.username}, "
+                                                     "#123 and @nobody_here")
+    eva.page.get_by_role("button", name="Post", exact=True).click()
+    card = eva.page.locator("article.post").filter(has_text="Otters holding hands")
+    expect(card.get_by_role("link", name="#RiverLife")).to_have_attribute("href", "#/tags/riverlife")
+    expect(card.get_by_role("link", name=f"@{fin.username}")).to_have_attribute("href", f"#/@{fin.username}")
+    expect(card.get_by_role("link", name="@nobody_here")).to_have_count(0)
+    expect(card.get_by_role("link", name="#123")).to_have_count(0)
+
+    # Fin searches its words from the navigation, finds it, opens its tag and follows the tag.
+    fin.nav.get_by_role("link", name="Search").click()
+    fin.page.get_by_label("Search posts, people or tags").fill("otters dawn")
+    fin.page.get_by_role("button", name="Search", exact=True).click()
+    found = fin.page.locator("article.post").filter(has_text="Otters holding hands")
+    expect(found).to_be_visible()
+    expect(fin.page.get_by_role("complementary", name="Trending tags")).to_contain_text("#riverlife")
+    fin.shot(shots, "search")
+    found.get_by_role("link", name="#RiverLife").click()
+    expect(fin.page.get_by_role("heading", name="#riverlife")).to_be_visible()
+    expect(fin.page.locator("article.post")).to_have_count(1)
+    fin.page.get_by_role("button", name="Follow #riverlife").click()
+    expect(fin.page.get_by_role("button", name="Unfollow #riverlife")).to_have_attribute("aria-pressed", "true")
+    fin.go("/tags/RiverLife")  # any case: the same tag, still followed
+    expect(fin.page.get_by_role("button", name="Unfollow #riverlife")).to_be_visible()
+    # A followed tag brings the post into Fin's home feed (Fin does not follow Eva).
+    fin.go("/")
+    expect(fin.page.locator("article.post").filter(has_text="Otters holding hands")).to_be_visible()
+
+    # People and tags by prefix; nothing found says so.
+    fin.go(f"/search?q={eva.username}&type=users")
+    expect(fin.page.locator(".user-row").filter(has_text="Eva Evans")).to_be_visible()
+    fin.go("/search?q=riverl&type=tags")
+    expect(fin.page.get_by_label("Search results for riverl").get_by_role("link", name="#riverlife")).to_be_visible()
+    fin.go("/search?q=zebras%20otters")
+    expect(fin.page.get_by_text("Nothing matches")).to_be_visible()
+    # The mention leads to Fin's own profile.
+    fin.go("/search?q=otters")
+    fin.page.locator("article.post").filter(has_text="Otters holding hands").get_by_role(
+        "link", name=f"@{fin.username}").click()
+    expect(fin.page.get_by_role("heading", name="Fin Fischer")).to_be_visible()
+
+
 def _post_id(card) -> str:
     return card.get_attribute("data-post-id")
 

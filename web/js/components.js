@@ -123,6 +123,29 @@ export function mediaGrid(media, who) {
     }));
 }
 
+// A post's or comment's text with its #tags linked to their pages and its @mentions to the
+// profiles: only those the server parsed (the document's `tags` and `mentions`), the rest as typed.
+const REF = /([#@])([\p{L}\p{M}\p{N}_]+)/gu;
+
+export function richText(text, doc) {
+  const tags = new Set((doc.tags || []).map((t) => t.toLowerCase()));
+  const users = new Map((doc.mentions || []).map((m) => [m.username.toLowerCase(), m.username]));
+  const parts = [];
+  let last = 0;
+  for (const m of text.matchAll(REF)) {
+    const [whole, sign, word] = m;
+    const key = word.normalize("NFKC").toLowerCase();
+    let link = null;
+    if (sign === "#" && tags.has(key)) link = h("a", { href: `#/tags/${encodeURIComponent(key)}`, class: "tag-link" }, whole);
+    else if (sign === "@" && users.has(key)) link = h("a", { href: `#/@${users.get(key)}`, class: "mention" }, whole);
+    if (!link) continue;
+    parts.push(text.slice(last, m.index), link);
+    last = m.index + whole.length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
+
 export function postCard(post, { full = false, onDeleted = null, onEdit = null } = {}) {
   const author = post.author;
   const me = api.me();
@@ -140,7 +163,7 @@ export function postCard(post, { full = false, onDeleted = null, onEdit = null }
     post.title
       ? h(full ? "h1" : "h2", { class: "post-title", id: titleId, tabindex: full ? "-1" : false }, full ? post.title : h("a", { href }, post.title))
       : h(full ? "h1" : "h2", { class: "visually-hidden", id: titleId, tabindex: full ? "-1" : false }, `Post by ${displayName(author)}`),
-    h("p", { class: "post-content" }, post.content),
+    h("p", { class: "post-content" }, richText(post.content, post)),
     mediaGrid(post.media, displayName(author)),
     h("footer", { class: "post-actions" },
       likeButton({ liked: post.liked, count: post.likes_count, path: `/api/v1/posts/${post.id}/like`, label: "Like" }),

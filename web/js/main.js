@@ -8,6 +8,7 @@ import { chatView, conversationsView } from "./views/chat.js";
 import { exploreView, homeView } from "./views/feed.js";
 import { notificationsView } from "./views/notifications.js";
 import { postView } from "./views/post.js";
+import { searchView, tagView } from "./views/search.js";
 import { peopleView, profileView, relationsView, settingsView } from "./views/profile.js";
 
 const rt = new Realtime();
@@ -28,6 +29,8 @@ const routes = [
   ["following", /^\/@(?<username>\w+)\/following$/, relationsView],
   ["profile", /^\/@(?<username>\w+)$/, profileView],
   ["people", /^\/people$/, peopleView],
+  ["search", /^\/search$/, searchView],
+  ["tag", /^\/tags\/(?<tag>[^/?#]+)$/, tagView],
   ["settings", /^\/settings$/, settingsView, { auth: true }],
   ["messages", /^\/messages$/, conversationsView, { auth: true }],
   ["chat", /^\/chat\/(?<id>\d+)$/, chatView, { auth: true }],
@@ -101,7 +104,7 @@ function badge(count, label) {
 
 function navLink(href, text, name, extra = null, iconName = null) {
   const active = app.route.name === name;
-  return h("a", { href, class: "nav-link", "aria-current": active ? "page" : false },
+  return h("a", { href, class: ["nav-link", `nav-${name}`], "aria-current": active ? "page" : false },
     iconName && icon(iconName), h("span", { class: iconName ? "nav-text" : "" }, text), extra);
 }
 
@@ -111,6 +114,7 @@ function updateNav() {
     clear(nav,
       navLink("#/explore", "Explore", "explore"),
       navLink("#/people", "People", "people"),
+      navLink("#/search", "Search", "search"),
       navLink("#/login", "Log in", "login"),
       navLink("#/register", "Sign up", "register"));
     return;
@@ -119,6 +123,7 @@ function updateNav() {
     navLink("#/", "Home", "home", null, "home"),
     navLink("#/explore", "Explore", "explore", null, "explore"),
     navLink("#/people", "People", "people", null, "people"),
+    navLink("#/search", "Search", "search", null, "search"),
     navLink("#/messages", "Messages", "messages", badge(app.badges.messages, "unread message"), "messages"),
     navLink("#/notifications", "Notifications", "notifications", badge(app.badges.notifications, "unread notification"), "bell"),
     h("a", { href: `#/@${me.username}`, class: "nav-link nav-me", "aria-label": `Your profile (${me.username})`,

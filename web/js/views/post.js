@@ -2,11 +2,11 @@
 
 import * as api from "../api.js";
 import { avatar, busy, clearErrors, field, h, plural, showErrors, time, toast, userLink } from "../dom.js";
-import { confirmButton, likeButton, pager, postCard } from "../components.js";
+import { confirmButton, likeButton, pager, postCard, richText } from "../components.js";
 
 function commentItem(comment, post, onGone) {
   const me = api.me();
-  const body = h("p", { class: "comment-content" }, comment.content);
+  const body = h("p", { class: "comment-content" }, richText(comment.content, comment));
   const edited = h("span", { class: "edited", hidden: !comment.edited }, "edited");
   const actions = h("div", { class: "comment-actions" },
     likeButton({ liked: comment.liked, count: comment.likes_count, path: `/api/v1/comments/${comment.id}/like`, label: "Like comment" }));
@@ -26,7 +26,7 @@ function commentItem(comment, post, onGone) {
         clearErrors(form);
         try {
           const updated = await busy(save, () => api.patch(`/api/v1/comments/${comment.id}`, { content: form.elements.content.value }));
-          body.textContent = updated.content;
+          body.replaceChildren(...richText(updated.content, updated));
           edited.hidden = !updated.edited;
           form.replaceWith(body);
         } catch (error) {
