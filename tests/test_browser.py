@@ -438,6 +438,7 @@ def test_search_tags_and_mentions_link_through(people, server, shots):
     eva.page.get_by_role("button", name="Post", exact=True).click()
     card = eva.page.locator("article.post").filter(has_text="Otters holding hands")
     expect(card.get_by_role("link", name="#RiverLife")).to_have_attribute("href", "#/tags/riverlife")
+    post_id = _post_id(card)
     expect(card.get_by_role("link", name=f"@{fin.username}")).to_have_attribute("href", f"#/@{fin.username}")
     expect(card.get_by_role("link", name="@nobody_here")).to_have_count(0)
     expect(card.get_by_role("link", name="#123")).to_have_count(0)
@@ -473,6 +474,33 @@ def test_search_tags_and_mentions_link_through(people, server, shots):
     fin.page.locator("article.post").filter(has_text="Otters holding hands").get_by_role(
         "link", name=f"@{fin.username}").click()
     expect(fin.page.get_by_role("heading", name="Fin Fischer")).to_be_visible()
+
+    # Fin saves the post for later: only Fin's "Saved posts" list has it.
+    fin.go("/search?q=otters")
+    fin.page.locator("article.post").filter(has_text="Otters holding hands").get_by_role("button", name="Bookmark").click()
+    expect(fin.page.get_by_role("button", name="Remove bookmark")).to_have_attribute("aria-pressed", "true")
+    fin.go("/")
+    fin.page.get_by_role("link", name="Saved posts").click()
+    expect(fin.page.get_by_role("heading", name="Saved posts")).to_be_visible()
+    saved = fin.page.locator("article.post").filter(has_text="Otters holding hands")
+    expect(saved).to_be_visible()
+    saved.get_by_role("button", name="Remove bookmark").click()
+    expect(saved.get_by_role("button", name="Bookmark")).to_have_attribute("aria-pressed", "false")
+    eva.go("/bookmarks")
+    expect(eva.page.get_by_text("Nothing saved yet")).to_be_visible()
+
+    # Eva edits the post; on its page "edited" opens the version it replaced.
+    eva.go(f"/post/{post_id}")
+    eva.page.get_by_role("button", name="Edit post").click()
+    eva.page.get_by_label("Text").fill("Otters holding hands at sunrise #RiverLife")
+    eva.page.get_by_role("button", name="Save").click()
+    history = eva.page.get_by_role("button", name="edited")
+    expect(history).to_have_attribute("aria-expanded", "false")
+    history.click()
+    versions = eva.page.get_by_role("region", name="Earlier versions")
+    expect(versions).to_contain_text("Otters holding hands at dawn")
+    expect(eva.page.locator("article.post .post-content")).to_have_text("Otters holding hands at sunrise #RiverLife")
+    eva.shot(shots, "post-history")
 
 
 def _post_id(card) -> str:

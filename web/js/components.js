@@ -152,6 +152,7 @@ export function postCard(post, { full = false, onDeleted = null, onEdit = null }
   const href = `#/post/${post.id}`;
   const titleId = `post-${post.id}-title`;
   const comments = h("a", { href, class: "comments-link" }, plural(post.comments_count, "comment"));
+  const history = full && post.edited ? historyToggle(post) : null;
   const card = h("article", { class: ["post card", full && "post-full"], "data-post-id": post.id, "aria-labelledby": titleId },
     h("header", { class: "post-head" },
       h("a", { href: `#/@${author.username}`, class: "avatar-link", tabindex: "-1", "aria-hidden": "true" }, avatar(author)),
@@ -159,15 +160,17 @@ export function postCard(post, { full = false, onDeleted = null, onEdit = null }
         userLink(author, "author"),
         h("span", { class: "handle" }, `@${author.username}`),
         h("a", { href, class: "when" }, time(post.created_at)),
-        post.edited && h("span", { class: "edited" }, "edited"))),
+        post.edited && (history ? history.button : h("span", { class: "edited" }, "edited")))),
     post.title
       ? h(full ? "h1" : "h2", { class: "post-title", id: titleId, tabindex: full ? "-1" : false }, full ? post.title : h("a", { href }, post.title))
       : h(full ? "h1" : "h2", { class: "visually-hidden", id: titleId, tabindex: full ? "-1" : false }, `Post by ${displayName(author)}`),
     h("p", { class: "post-content" }, richText(post.content, post)),
     mediaGrid(post.media, displayName(author)),
+    history && history.panel,
     h("footer", { class: "post-actions" },
       likeButton({ liked: post.liked, count: post.likes_count, path: `/api/v1/posts/${post.id}/like`, label: "Like" }),
       comments,
+      me && bookmarkButton(post),
       !full && h("a", { href, class: "open-link" }, "Open"),
       full && me && me.id === author.id && onEdit && h("button", { type: "button", class: "link-button", "aria-label": "Edit post", onClick: () => onEdit(card) }, "Edit"),
       full && me && me.id === author.id && onDeleted && confirmButton("Delete", "Delete this post?", async () => {
@@ -175,6 +178,55 @@ export function postCard(post, { full = false, onDeleted = null, onEdit = null }
         onDeleted();
       }, "Delete post")));
   return card;
+}
+
+// A post's bookmark (private to its owner): PUT / DELETE /api/v1/posts/{id}/bookmark.
+export function bookmarkButton(post) {
+  let on = !!post.bookmarked;
+  const button = h("button", { type: "button", class: "link-button bookmark" });
+  const paint = () => {
+    button.textContent = on ? "Saved" : "Save";
+    button.setAttribute("aria-pressed", String(on));
+    button.setAttribute("aria-label", on ? "Remove bookmark" : "Bookmark");
+  };
+  paint();
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const path = `/api/v1/posts/${post.id}/bookmark`;
+      on = (on ? await api.del(path) : await api.put(path)).bookmarked;
+      paint();
+    } catch (e) {
+      toast(e.detail || e.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+// "edited" on a post's own page opens its earlier versions (GET /api/v1/posts/{id}/history).
+function historyToggle(post) {
+  const panelId = `post-${post.id}-history`;
+  const button = h("button", { type: "button", class: "link-button edited", "aria-expanded": "false", "aria-controls": panelId }, "edited");
+  const panel = h("section", { id: panelId, class: "history", hidden: true, "aria-label": "Earlier versions" });
+  button.addEventListener("click", async () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    panel.hidden = !open;
+    if (!open || panel.dataset.loaded) return;
+    try {
+      const page = await api.get(`/api/v1/posts/${post.id}/history`, { limit: 50 });
+      panel.dataset.loaded = "1";
+      panel.replaceChildren(h("h3", {}, "Earlier versions"), ...page.items.map((v) => h("div", { class: "version" },
+        h("p", { class: "muted" }, time(v.created_at), " – replaced ", time(v.replaced_at)),
+        v.title && h("p", { class: "version-title" }, v.title),
+        h("p", {}, v.content))));
+    } catch (e) {
+      toast(e.detail || e.message, "error");
+    }
+  });
+  return { button, panel };
 }
 
 // "Delete" → "Delete this post? [Yes, delete] [Cancel]" in place (no modal dialog).

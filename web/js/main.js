@@ -5,7 +5,7 @@ import { avatar, clear, h, icon, plural, toast } from "./dom.js";
 import { Realtime } from "./realtime.js";
 import { loginView, registerView } from "./views/auth.js";
 import { chatView, conversationsView } from "./views/chat.js";
-import { exploreView, homeView } from "./views/feed.js";
+import { bookmarksView, exploreView, homeView } from "./views/feed.js";
 import { notificationsView } from "./views/notifications.js";
 import { postView } from "./views/post.js";
 import { searchView, tagView } from "./views/search.js";
@@ -30,6 +30,7 @@ const routes = [
   ["profile", /^\/@(?<username>\w+)$/, profileView],
   ["people", /^\/people$/, peopleView],
   ["search", /^\/search$/, searchView],
+  ["bookmarks", /^\/bookmarks$/, bookmarksView, { auth: true }],
   ["tag", /^\/tags\/(?<tag>[^/?#]+)$/, tagView],
   ["settings", /^\/settings$/, settingsView, { auth: true }],
   ["messages", /^\/messages$/, conversationsView, { auth: true }],

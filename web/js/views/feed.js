@@ -77,8 +77,9 @@ function timeline({ title, path, ctx, intro = null, compose = false }) {
     signal: ctx.signal,
   });
   const refresh = h("button", { type: "button", class: "link-button", onClick: () => feed.reload() }, "Refresh");
+  const saved = compose && h("a", { href: "#/bookmarks", class: "link-button" }, "Saved posts");
   const view = h("section", { class: "timeline" },
-    h("div", { class: "view-head" }, h("h1", { tabindex: "-1" }, title), refresh),
+    h("div", { class: "view-head" }, h("h1", { tabindex: "-1" }, title), h("span", { class: "head-links" }, saved, refresh)),
     intro,
     compose && composer({ onPosted: (post) => feed.prepend(post) }),
     feed.el);
@@ -97,4 +98,17 @@ export function homeView(ctx) {
 
 export function exploreView(ctx) {
   return timeline({ title: "Explore", path: "/api/v1/posts", ctx });
+}
+
+// The viewer's bookmarks, newest bookmark first (the cursor is the bookmark's, not the post's).
+export async function bookmarksView(ctx) {
+  const list = pager({
+    label: "Saved posts",
+    empty: "Nothing saved yet: “Save” on a post keeps it here, for your eyes only.",
+    load: (cursor) => api.get("/api/v1/bookmarks", { before: cursor, limit: 20 }, { signal: ctx.signal }),
+    render: (post) => postCard(post),
+    signal: ctx.signal,
+  });
+  await list.ready;
+  return h("section", { class: "timeline" }, h("div", { class: "view-head" }, h("h1", { tabindex: "-1" }, "Saved posts")), list.el);
 }
