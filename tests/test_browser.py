@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -207,6 +208,15 @@ def _picture(path: Path) -> Path:
     draw.polygon([(0, 540), (0, 430), (380, 350), (700, 450), (960, 400), (960, 540)], fill=(45, 110, 70))
     img.save(path, "JPEG", quality=85)
     return path
+
+
+def _register(base: str, username: str) -> dict:
+    """A user made through the API (no browser): {access_token, user, ...}."""
+    body = json.dumps({"username": username, "email": f"{username}@example.com", "password": PASSWORD}).encode()
+    req = urllib.request.Request(base + "/api/v1/auth/register", method="POST", data=body,  # noqa: S310
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+        return json.loads(resp.read())
 
 
 def _api(base: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
@@ -474,6 +484,22 @@ def test_search_tags_and_mentions_link_through(people, server, shots):
     fin.page.locator("article.post").filter(has_text="Otters holding hands").get_by_role(
         "link", name=f"@{fin.username}").click()
     expect(fin.page.get_by_role("heading", name="Fin Fischer")).to_be_visible()
+
+    # Two likes of the post on one day are one notification for Eva: "gus…, fin… liked your post".
+    fin.go("/search?q=otters")
+    fin.page.locator("article.post").filter(has_text="Otters holding hands").get_by_role("button", name="Like").click()
+    gus = _register(server, f"gus{uuid.uuid4().hex[:5]}")
+    _api(server, "PUT", f"/api/v1/posts/{post_id}/like", gus["access_token"])
+    eva.go("/notifications")
+    group = eva.page.locator(".note").filter(has_text="liked your post")
+    expect(group).to_have_count(1)
+    expect(group).to_contain_text(f"{gus['user']['username']} and {fin.username} liked your post")
+    expect(group.locator(".faces .avatar")).to_have_count(2)
+    expect(group).to_have_class(re.compile(r"\bunread\b"))
+    group.get_by_role("link").click()
+    expect(eva.page.locator("article.post .post-content")).to_contain_text("Otters holding hands")
+    eva.go("/notifications")
+    expect(eva.page.locator(".note").filter(has_text="liked your post")).not_to_have_class(re.compile(r"\bunread\b"))
 
     # Fin saves the post for later: only Fin's "Saved posts" list has it.
     fin.go("/search?q=otters")

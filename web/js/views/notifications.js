@@ -1,25 +1,30 @@
-// Notifications: newest first, unread marked, new ones arrive live; "Mark all as read".
+// Notifications, grouped as people read them ("alice, bob and 3 others liked your post"): newest
+// group first, unread marked, new ones arrive live (the list is read again); "Mark all as read".
 
 import * as api from "../api.js";
 import { avatar, h, time } from "../dom.js";
 import { pager } from "../components.js";
 
-function target(note) {
-  if (!note.actor) return "#/notifications"; // report.resolved: moderators stay anonymous
-  if (note.post_id) return `#/post/${note.post_id}`;
-  if (note.type === "message" || note.type === "response") return `#/chat/${note.actor.id}`;
-  return `#/@${note.actor.username}`;
+function target(group) {
+  const actor = group.actors[0];
+  if (!actor) return "#/notifications"; // report.resolved: moderators stay anonymous
+  if (group.post_id) return `#/post/${group.post_id}`;
+  if (group.type === "message" || group.type === "response") return `#/chat/${actor.id}`;
+  if (group.type === "follow" && group.count > 1) return `#/@${api.me().username}/followers`;
+  return `#/@${actor.username}`;
 }
 
-function item(note) {
-  const link = h("a", { href: target(note), class: "note-link" },
-    avatar(note.actor, "s"),
-    h("span", { class: "note-text" }, note.message),
-    time(note.created_at),
-    note.is_read ? null : h("span", { class: "tag new" }, "New"));
-  const row = h("li", { class: ["note", !note.is_read && "unread"], "data-id": note.id }, link);
+function item(group) {
+  const unread = !group.is_read;
+  const faces = h("span", { class: "faces" }, group.actors.slice(0, 3).map((a) => avatar(a, "s")));
+  const link = h("a", { href: target(group), class: "note-link" },
+    group.actors.length ? faces : avatar(null, "s"),
+    h("span", { class: "note-text" }, group.message),
+    time(group.latest_at),
+    unread ? h("span", { class: "tag new" }, "New") : null);
+  const row = h("li", { class: ["note", unread && "unread"], "data-group": group.group_key }, link);
   link.addEventListener("click", () => {
-    if (!note.is_read) api.post("/api/v1/notifications/read", { ids: [note.id] }).catch(() => {});
+    if (unread) api.post("/api/v1/notifications/read", { group_key: group.group_key }).catch(() => {});
   });
   return row;
 }
@@ -29,7 +34,7 @@ export async function notificationsView(ctx) {
     tag: "ul",
     label: "Notifications",
     empty: "No notifications yet.",
-    load: (cursor) => api.get("/api/v1/notifications", { before: cursor }, { signal: ctx.signal }),
+    load: (cursor) => api.get("/api/v1/notifications", { grouped: true, before: cursor }, { signal: ctx.signal }),
     render: item,
     signal: ctx.signal,
   });
@@ -48,7 +53,8 @@ export async function notificationsView(ctx) {
       markAll.disabled = false;
     }
   });
-  ctx.rt.on("notification.created", (note) => list.prepend(note), ctx.signal);
+  // A new notification may join a group already shown: the first page is read again.
+  ctx.rt.on("notification.created", () => list.reload(), ctx.signal);
   ctx.rt.on("reset", () => list.reload(), ctx.signal);
   await list.ready;
   return h("section", {},
