@@ -500,6 +500,18 @@ def test_search_tags_and_mentions_link_through(people, server, shots):
     expect(eva.page.locator("article.post .post-content")).to_contain_text("Otters holding hands")
     eva.go("/notifications")
     expect(eva.page.locator(".note").filter(has_text="liked your post")).not_to_have_class(re.compile(r"\bunread\b"))
+    # Eva switches likes off in her settings: a third like is neither kept nor shown.
+    eva.go("/settings")
+    eva.page.get_by_label("Likes of my posts").uncheck()
+    expect(eva.page.get_by_text("Likes of my posts: off.")).to_be_visible()
+    hal = _register(server, f"hal{uuid.uuid4().hex[:5]}")
+    _api(server, "PUT", f"/api/v1/posts/{post_id}/like", hal["access_token"])
+    eva.go("/notifications")
+    expect(eva.page.locator(".note").filter(has_text="liked your post")).to_contain_text(
+        f"{gus['user']['username']} and {fin.username} liked your post")
+    eva.go("/settings")
+    expect(eva.page.get_by_label("Likes of my posts")).not_to_be_checked()
+    expect(eva.page.get_by_label("Mentions of me")).to_be_checked()
 
     # Fin saves the post for later: only Fin's "Saved posts" list has it.
     fin.go("/search?q=otters")

@@ -267,7 +267,7 @@ export async function settingsView(ctx) {
   return h("section", { class: "settings" },
     h("p", { class: "crumbs" }, h("a", { href: `#/@${user.username}` }, "← Your profile")),
     h("h1", { tabindex: "-1" }, "Edit profile"),
-    pictureSection, profile, privacyForm(user), password, await sessionsSection(ctx));
+    pictureSection, profile, privacyForm(user), await notificationSettings(ctx), password, await sessionsSection(ctx));
 }
 
 // Who may message me: PATCH /users/me {dm_policy}.
@@ -292,6 +292,36 @@ function privacyForm(user) {
     }
   });
   return form;
+}
+
+// Which notifications are stored and pushed: one switch per type, saved as it is flipped.
+const NOTIFY = [["like", "Likes of my posts"], ["comment", "Comments on my posts"], ["comment_like", "Likes of my comments"],
+  ["follow", "New followers"], ["mention", "Mentions of me"], ["message", "Messages"], ["response", "Replies to my messages"],
+  ["report.resolved", "Outcomes of my reports"]];
+
+async function notificationSettings(ctx) {
+  const settings = await api.get("/api/v1/users/me/notification_settings", null, { signal: ctx.signal });
+  const boxes = NOTIFY.filter(([key]) => key in settings).map(([key, label]) => {
+    const input = h("input", { type: "checkbox", name: key, checked: settings[key] });
+    input.addEventListener("change", async () => {
+      input.disabled = true;
+      try {
+        const saved = await api.patch("/api/v1/users/me/notification_settings", { [key]: input.checked });
+        input.checked = saved[key];
+        toast(`${label}: ${saved[key] ? "on" : "off"}.`);
+      } catch (error) {
+        input.checked = !input.checked;
+        toast(error.detail || error.message, "error");
+      } finally {
+        input.disabled = false;
+      }
+    });
+    return h("li", {}, h("label", { class: "switch" }, input, " ", label));
+  });
+  return h("section", { class: "card", "aria-labelledby": "notify-title" },
+    h("h2", { id: "notify-title" }, "Notifications"),
+    h("p", { class: "hint" }, "What you turn off is neither kept nor sent to you."),
+    h("ul", { class: "switches" }, boxes));
 }
 
 const KINDS = { browser: "Browser", api: "API client", conduit: "Conduit app" };
