@@ -5,6 +5,7 @@ import * as api from "../api.js";
 import { avatar, clearErrors, displayName, field, h, icon, plural, showErrors, time, toast } from "../dom.js";
 import { confirmButton, pager, uploadItem } from "../components.js";
 
+const QUICK = ["👍", "❤️", "😂", "😮", "😢"]; // the React button's choices (any emoji works in the API)
 const TYPING_SHOWN = 5000;
 const TYPING_EVERY = 2000;
 
@@ -108,7 +109,22 @@ export async function chatView(ctx) {
     entry.paintCount();
     const thread = h("div", { class: "thread", hidden: true });
     replies.addEventListener("click", () => toggleThread(entry, thread, replies));
-    const actions = h("div", { class: "msg-actions" }, replies);
+    const chips = h("div", { class: "reactions", "aria-label": "Reactions" });
+    entry.paintReactions = (list) => {
+      entry.msg.reactions = list;
+      chips.replaceChildren(...list.map((r) => h("button", {
+        type: "button", class: ["chip", r.me && "mine"], "aria-pressed": String(r.me),
+        "aria-label": `${r.emoji} ${r.count}${r.me ? ", yours: take it back" : ""}`,
+        onClick: () => react(entry, r.emoji, !r.me),
+      }, `${r.emoji} ${r.count}`)));
+    };
+    entry.paintReactions(msg.reactions || []);
+    const picker = h("span", { class: "react-picker", hidden: true },
+      QUICK.map((emoji) => h("button", { type: "button", class: "link-button", "aria-label": `React ${emoji}`,
+        onClick: () => { picker.hidden = true; react(entry, emoji, true); } }, emoji)));
+    const reactButton = h("button", { type: "button", class: "link-button", "aria-label": "React to this message",
+      onClick: () => { picker.hidden = !picker.hidden; } }, "React");
+    const actions = h("div", { class: "msg-actions" }, replies, reactButton, picker);
     if (mine) {
       actions.append(
         h("button", { type: "button", class: "link-button", "aria-label": "Edit message", onClick: () => editMessage(entry, text) }, "Edit"),
@@ -117,11 +133,23 @@ export async function chatView(ctx) {
           removeMessage(msg.id);
         }, "Delete message"));
     }
+    bubble.append(chips);
     li.append(actions, thread);
     entry.text = text;
     entry.edited = edited;
     byId.set(msg.id, entry);
     return entry;
+  }
+
+  // PUT / DELETE /api/v1/messages/{id}/reactions/{emoji}; both sides also get message.reaction.
+  async function react(entry, emoji, on) {
+    const path = `/api/v1/messages/${entry.msg.id}/reactions/${encodeURIComponent(emoji)}`;
+    try {
+      const result = on ? await api.put(path) : await api.del(path);
+      entry.paintReactions(result.reactions);
+    } catch (error) {
+      toast(error.detail || error.message, "error");
+    }
   }
 
   function editMessage(entry, text) {
@@ -425,6 +453,9 @@ export async function chatView(ctx) {
     }
   }, signal);
   ctx.rt.on("message.updated", (msg) => ours(msg) && update(msg), signal);
+  ctx.rt.on("message.reaction", (data) => {
+    if (ours(data)) byId.get(data.message_id)?.paintReactions(data.reactions);
+  }, signal);
   ctx.rt.on("message.deleted", (msg) => ours(msg) && removeMessage(msg.id), signal);
   ctx.rt.on("message.read", (data) => {
     if (data.reader_id === peerId && data.peer_id === me.id) {
