@@ -162,6 +162,28 @@ def cmd_set_role(args) -> None:
     asyncio.run(go())
 
 
+def cmd_reindex(args) -> None:
+    config = _local_services(args, _config(args))
+
+    async def go() -> None:
+        from aiohttp import web
+
+        from server.app import create_app
+        from server.migrate import migrate
+        from server.reindex import reindex
+
+        await migrate(config)
+        runner = web.AppRunner(create_app(config))
+        await runner.setup()  # the app's services (MySQL, Redis), without serving
+        try:
+            done = await reindex(runner.app)
+        finally:
+            await runner.cleanup()
+        print("reindexed: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in done.items()))
+
+    asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server", description="Chatter server")
     parser.add_argument("--config", default=None, help="config file (default: config.yaml)")
@@ -187,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     sr.add_argument("username")
     sr.add_argument("role", choices=["user", "moderator", "admin"])
     sr.set_defaults(fn=cmd_set_role)
+    sub.add_parser("reindex", help="read the #tags and @mentions of every post and comment again (a database "
+                   "from before they were parsed); nobody is notified; idempotent").set_defaults(fn=cmd_reindex)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args.fn(args)
