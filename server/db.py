@@ -36,7 +36,12 @@ UNKNOWN_STATEMENT = 1243
 
 # Server-side prepared statements (queries.Prepared): one name per (statement, shape of its list
 # arguments), with its `?` form and the order of its arguments; the names each connection has
-# prepared (dropped with the connection).
+# prepared (dropped with the connection). A list argument is prepared for one item (one document)
+# and for a full page (server/http/pagination.py's default of 20 items): other lengths go as text,
+# or each length would be a statement of its own on every connection. A connection prepares at
+# most PREPARED_PER_CONNECTION statements (MariaDB's max_prepared_stmt_count is server-wide).
+PREPARED_LENGTHS = frozenset({1, 20})
+PREPARED_PER_CONNECTION = 32
 _statements: dict[tuple[str, tuple], tuple[str, str, tuple[str, ...]]] = {}
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PARAM = re.compile(r"%\((\w+)\)s")
@@ -44,16 +49,16 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 
 def _statement(sql: Prepared, args: dict[str, Any]) -> tuple[str, str, tuple[str, ...]] | None:
     """(name, the `?` form, argument order) for running sql with args prepared; None when a list
-    argument has more than one item (each length would be a statement of its own)."""
+    argument's length is not one of PREPARED_LENGTHS."""
     shape = tuple(sorted((k, len(v)) for k, v in args.items() if isinstance(v, list | tuple)))
-    if any(n > 1 for _, n in shape):
+    if any(n not in PREPARED_LENGTHS for _, n in shape):
         return None
     found = _statements.get((sql, shape))
     if found is None:
         lists = dict(shape)
         order = tuple(_PARAM.findall(sql))
-        text = _PARAM.sub(lambda m: "(?)" if lists.get(m.group(1)) == 1 else
-                          "(NULL)" if m.group(1) in lists else "?", sql).replace("%%", "%")
+        text = _PARAM.sub(lambda m: "(" + ", ".join("?" * lists[m.group(1)]) + ")" if m.group(1) in lists else "?",
+                          sql).replace("%%", "%")
         found = _statements[(sql, shape)] = (f"chatter_{len(_statements)}", text, order)
     return found
 
@@ -144,7 +149,8 @@ class Conn:
             await self._begin()
         if type(sql) is Prepared and isinstance(args, dict):
             statement = _statement(sql, args)
-            if statement is not None:
+            done = _prepared_on.setdefault(self.raw, set())
+            if statement is not None and (statement[0] in done or len(done) < PREPARED_PER_CONNECTION):
                 return await self._execute_prepared(*statement, args)
         async with self.raw.cursor(DictCursor) as cur:
             await cur.execute(sql, args)
@@ -155,8 +161,12 @@ class Conn:
         """EXECUTE name USING the arguments (escaped as execute() binds them), after PREPARE on a
         connection that has not got it (or lost it)."""
         escape = self.raw.escape
-        values = [escape(v[0]) if isinstance(v, list | tuple) else escape(v)
-                  for v in (args[k] for k in order) if not (isinstance(v, list | tuple) and not v)]
+        values = []
+        for value in (args[k] for k in order):
+            if isinstance(value, list | tuple):
+                values.extend(escape(v) for v in value)
+            else:
+                values.append(escape(value))
         run = f"EXECUTE {name}" + (f" USING {', '.join(values)}" if values else "")
         done = _prepared_on.setdefault(self.raw, set())
         async with self.raw.cursor(DictCursor) as cur:

@@ -13,8 +13,8 @@ _NAME = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)([$^!<*#@]*)\s*$")
 
 class Prepared(str):
     """SQL that server/db.py runs as a server-side prepared statement (PREPARE once per connection,
-    then EXECUTE) when its list arguments have one item at most: a long statement read for one
-    document (a post, a user) costs MariaDB more to parse than to run."""
+    then EXECUTE) when its list arguments hold one item or a full page (db.PREPARED_LENGTHS): a long
+    statement read for one document (a post, a user) costs MariaDB more to parse than to run."""
 
 
 class QueryError(Exception):

@@ -39,10 +39,16 @@ async def test_prepared_reads_match_the_text_protocol(client, make_user):
         before = await prepared_count(c)
         await c.fetchall(sql, {"ids": [posts[0]["id"]], "viewer_id": 7, "user_id": alice.id})
         assert await prepared_count(c) == before
-        # Several ids: the text protocol (no statement per length).
+        # Three ids: the text protocol (no statement per length); a full page of 20 is prepared.
         many = {"ids": [p["id"] for p in posts], "viewer_id": 7, "user_id": alice.id}
         assert sorted(r["id"] for r in await c.fetchall(sql, many)) == sorted(p["id"] for p in posts)
         assert await prepared_count(c) == before
+        page = {**many, "ids": [p["id"] for p in posts] + [10**12 + i for i in range(17)]}
+        assert len(page["ids"]) == 20
+        assert sorted(r["id"] for r in await c.fetchall(sql, page)) == sorted(p["id"] for p in posts)
+        assert await prepared_count(c) == before + 1
+        assert sorted(r["id"] for r in await c.fetchall(sql, page)) == sorted(p["id"] for p in posts)
+        assert await prepared_count(c) == before + 1
         # The documents the API serves are the same both ways.
         assert all(type(sql) is Prepared for sql in articles._DOCS.values())  # formatted, still prepared
         for name in ("post_docs", "comment_docs"):
@@ -62,3 +68,16 @@ async def test_a_statement_the_connection_lost_is_prepared_again(client, make_us
         name = dbmod._statement(sql, args)[0]
         await c.execute(f"DEALLOCATE PREPARE {name}")
         assert await c.fetchall(sql, args) == [{"id": post["id"]}]
+
+
+async def test_a_connection_prepares_a_bounded_number_of_statements(client, make_user, monkeypatch):
+    alice = await make_user()
+    post = await new_post(client, alice, "bounded")
+    async with client.app[DB].connection() as c:
+        await c.fetchall(Prepared("SELECT id FROM posts WHERE id IN %(ids)s AND 1 = 1"), {"ids": [post["id"]]})
+        held = len(dbmod._prepared_on[c.raw])
+        monkeypatch.setattr(dbmod, "PREPARED_PER_CONNECTION", held)
+        before = await prepared_count(c)
+        other = Prepared("SELECT id FROM posts WHERE id IN %(ids)s AND 2 = 2")
+        assert await c.fetchall(other, {"ids": [post["id"]]}) == [{"id": post["id"]}]
+        assert await prepared_count(c) == before  # sent as text: the connection holds its quota
