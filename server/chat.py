@@ -136,6 +136,17 @@ def _judge(gate: dict[str, Any] | None) -> dict[str, Any]:
     return gate
 
 
+class _Message(dict):
+    """A Message stored by _store, with its JSON (`json`: the text its message.created events carry)."""
+
+    __slots__ = ("json",)
+
+
+def encoded(msg: dict[str, Any]) -> str | None:
+    """The JSON of a Message just stored by send_message (the same text as its events), else None."""
+    return getattr(msg, "json", None)
+
+
 @dataclass(slots=True)
 class _Send:
     """One message to store (send_message's arguments)."""
@@ -323,12 +334,12 @@ async def _store(app: web.Application, conn: Tx, sends: list[_Send]) -> list[dic
     note_ids = {k: done[len(sends) + n].lastrowid for n, k in enumerate(notified)}
     msgs, items = [], []
     for k, send in enumerate(sends):
-        msg = {
+        msg = _Message({
             "id": mids[k], "sender_id": send.sender_id, "recipient_id": send.recipient_id,
             "message_type": send.message_type, "content": send.content, "media": media[k],
             "client_id": send.client_id, "read_at": None, "responses_count": 0,
             "created_at": iso(created_at), "edited_at": None, "reactions": [],
-        }
+        })
         msgs.append(msg)
         items += [(user, "message.created", msg) for user in send.pair]
         if k in note_ids:
@@ -339,7 +350,9 @@ async def _store(app: web.Application, conn: Tx, sends: list[_Send]) -> list[dic
                 "actor_avatar_key": sender["avatar_key"], "post_id": None, "comment_id": None,
                 "message_id": mids[k], "is_read": False, "created_at": created_at})))
     # 3. The log rows of the events go with the COMMIT (events.emitted).
-    emitted(conn, items, done[-len(seqs):])
+    for event in emitted(conn, items, done[-len(seqs):]):
+        if type(event.data) is _Message:
+            event.data.json = event.payload()
     return msgs
 
 

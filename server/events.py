@@ -85,9 +85,16 @@ def emitted(conn: Conn, items: list[tuple[int, str, dict[str, Any]]], reserved: 
     next_seq = {user_id: result.lastrowid - n + 1
                 for (user_id, n), result in zip(sorted(counts.items()), reserved, strict=True)}
     events = []
+    payloads: dict[int, str] = {}  # id(data) → its JSON: events that share their data share its encoding
     for user_id, type_, data in items:
-        events.append(Event(user_id, type_, data, next_seq[user_id]))
+        event = Event(user_id, type_, data, next_seq[user_id])
         next_seq[user_id] += 1
+        payload = payloads.get(id(data))
+        if payload is None:
+            payloads[id(data)] = event.payload()
+        else:
+            event._payload = payload
+        events.append(event)
     if isinstance(conn, Tx):
         # The unit of work: log rows in one INSERT sent with the COMMIT, published after it.
         if not conn.events:
