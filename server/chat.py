@@ -15,7 +15,7 @@ from server import present
 from server.blocks import refuse_between
 from server.db import Conn, Tx, error_code
 from server.errors import DmNotAllowed, Forbidden, NotFound, ValidationFailed
-from server.events import emit, emitted, publish_transient, reservation, run_and_publish
+from server.events import Event, deliver_local, emit, emitted, publish_transient, reservation, run_and_publish
 from server.formats import iso
 from server.history import save_message
 from server.http.pagination import PageParams, make_page
@@ -241,14 +241,18 @@ class _Group:
 
     async def _store(self, group: list[_Send]) -> None:
         if len(group) > 1:
+            later: list[Event] = []
             try:
-                msgs = await run_and_publish(self.app, lambda conn: _store(self.app, conn, group))
+                msgs = await run_and_publish(self.app, lambda conn: _store(self.app, conn, group), later=later)
             except Exception as exc:  # each on its own below, with its own answer
                 log.info("a group of %d sends failed (%s): storing them one by one", len(group), exc)
             else:
                 for send, msg in zip(group, msgs, strict=True):
                     if not send.done.done():
                         send.done.set_result((msg, True))
+                # Queued right after the answers, so each sender's ack (queued when its task
+                # resumes) and its message.created go out in one write.
+                deliver_local(self.app, later)
                 return
         for send in group:
             try:
@@ -264,7 +268,7 @@ class _Group:
 async def _send_one(app: web.Application, send: _Send) -> tuple[dict[str, Any], bool]:
     """One send in its own transaction → (Message, created)."""
     try:
-        return (await run_and_publish(app, lambda conn: _store(app, conn, [send])))[0], True
+        return (await run_and_publish(app, lambda conn: _store(app, conn, [send]), local=True))[0], True
     except pymysql.err.IntegrityError as exc:
         code = error_code(exc)
         if code == 1452 and "fk_messages_recipient" in str(exc):  # ER_NO_REFERENCED_ROW_2
