@@ -15,7 +15,7 @@ from server import present
 from server.blocks import refuse_between
 from server.db import Conn, Tx, error_code
 from server.errors import DmNotAllowed, Forbidden, NotFound, ValidationFailed
-from server.events import emit, emitted, publish_transient, reservation, run_and_publish
+from server.events import Event, deliver_local, emit, emitted, publish_transient, reservation, run_and_publish
 from server.formats import iso
 from server.history import save_message
 from server.http.pagination import PageParams, make_page
@@ -136,6 +136,17 @@ def _judge(gate: dict[str, Any] | None) -> dict[str, Any]:
     return gate
 
 
+class _Message(dict):
+    """A Message stored by _store, with its JSON (`json`: the text its message.created events carry)."""
+
+    __slots__ = ("json",)
+
+
+def encoded(msg: dict[str, Any]) -> str | None:
+    """The JSON of a Message just stored by send_message (the same text as its events), else None."""
+    return getattr(msg, "json", None)
+
+
 @dataclass(slots=True)
 class _Send:
     """One message to store (send_message's arguments)."""
@@ -230,14 +241,18 @@ class _Group:
 
     async def _store(self, group: list[_Send]) -> None:
         if len(group) > 1:
+            later: list[Event] = []
             try:
-                msgs = await run_and_publish(self.app, lambda conn: _store(self.app, conn, group))
+                msgs = await run_and_publish(self.app, lambda conn: _store(self.app, conn, group), later=later)
             except Exception as exc:  # each on its own below, with its own answer
                 log.info("a group of %d sends failed (%s): storing them one by one", len(group), exc)
             else:
                 for send, msg in zip(group, msgs, strict=True):
                     if not send.done.done():
                         send.done.set_result((msg, True))
+                # Queued right after the answers, so each sender's ack (queued when its task
+                # resumes) and its message.created go out in one write.
+                deliver_local(self.app, later)
                 return
         for send in group:
             try:
@@ -253,7 +268,7 @@ class _Group:
 async def _send_one(app: web.Application, send: _Send) -> tuple[dict[str, Any], bool]:
     """One send in its own transaction → (Message, created)."""
     try:
-        return (await run_and_publish(app, lambda conn: _store(app, conn, [send])))[0], True
+        return (await run_and_publish(app, lambda conn: _store(app, conn, [send]), local=True))[0], True
     except pymysql.err.IntegrityError as exc:
         code = error_code(exc)
         if code == 1452 and "fk_messages_recipient" in str(exc):  # ER_NO_REFERENCED_ROW_2
@@ -323,12 +338,12 @@ async def _store(app: web.Application, conn: Tx, sends: list[_Send]) -> list[dic
     note_ids = {k: done[len(sends) + n].lastrowid for n, k in enumerate(notified)}
     msgs, items = [], []
     for k, send in enumerate(sends):
-        msg = {
+        msg = _Message({
             "id": mids[k], "sender_id": send.sender_id, "recipient_id": send.recipient_id,
             "message_type": send.message_type, "content": send.content, "media": media[k],
             "client_id": send.client_id, "read_at": None, "responses_count": 0,
             "created_at": iso(created_at), "edited_at": None, "reactions": [],
-        }
+        })
         msgs.append(msg)
         items += [(user, "message.created", msg) for user in send.pair]
         if k in note_ids:
@@ -339,7 +354,9 @@ async def _store(app: web.Application, conn: Tx, sends: list[_Send]) -> list[dic
                 "actor_avatar_key": sender["avatar_key"], "post_id": None, "comment_id": None,
                 "message_id": mids[k], "is_read": False, "created_at": created_at})))
     # 3. The log rows of the events go with the COMMIT (events.emitted).
-    emitted(conn, items, done[-len(seqs):])
+    for event in emitted(conn, items, done[-len(seqs):]):
+        if type(event.data) is _Message:
+            event.data.json = event.payload()
     return msgs
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from server.db import Conn, Result, Tx
 from server.formats import dumps
-from server.keys import BUS, CONFIG, DB, REDIS
+from server.keys import BUS, CONFIG, DB, REDIS, SERVICES
 from server.queries import QUERIES as Q
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,16 @@ def emitted(conn: Conn, items: list[tuple[int, str, dict[str, Any]]], reserved: 
     next_seq = {user_id: result.lastrowid - n + 1
                 for (user_id, n), result in zip(sorted(counts.items()), reserved, strict=True)}
     events = []
+    payloads: dict[int, str] = {}  # id(data) → its JSON: events that share their data share its encoding
     for user_id, type_, data in items:
-        events.append(Event(user_id, type_, data, next_seq[user_id]))
+        event = Event(user_id, type_, data, next_seq[user_id])
         next_seq[user_id] += 1
+        payload = payloads.get(id(data))
+        if payload is None:
+            payloads[id(data)] = event.payload()
+        else:
+            event._payload = payload
+        events.append(event)
     if isinstance(conn, Tx):
         # The unit of work: log rows in one INSERT sent with the COMMIT, published after it.
         if not conn.events:
@@ -105,8 +112,11 @@ def _log_rows(conn: Conn, events: list[Event]) -> str:
     return conn.mogrify_rows(Q.events.append, [(e.user_id, e.seq, e.type, e.payload()) for e in events])
 
 
-async def publish(app: web.Application, events: list[Event] | Event | None) -> None:
-    """After COMMIT: wake the users' sockets. A lost publish is recovered by resume (?last_seq)."""
+async def publish(app: web.Application, events: list[Event] | Event | None, *, local: bool = False) -> None:
+    """After COMMIT: wake the users' sockets. A lost publish is recovered by resume (?last_seq).
+
+    local: the stream events are also queued at once on this process's own sockets of their users
+    (deliver_local), once the bus has them."""
     if events is None:
         return
     if isinstance(events, Event):
@@ -117,10 +127,22 @@ async def publish(app: web.Application, events: list[Event] | Event | None) -> N
         await app[BUS].publish_many([(user_channel(app, e.user_id), e.frame()) for e in events])
     except Exception as exc:  # Redis down: the events are in MySQL, clients catch up on resume
         log.warning("publish of %d event(s) (%s, ...) failed: %s", len(events), events[0].type, exc)
+    if local:
+        deliver_local(app, events)
     every = _prune_every(app)
     for event in events:
         if event.seq is not None and event.seq % every == 0:
             await prune(app, event.user_id, event.seq)
+
+
+def deliver_local(app: web.Application, events: list[Event]) -> None:
+    """Stream events committed and published: queued now on this process's sockets of their users,
+    through the hub's in-order, at-most-once offer (the bus's copy, when it comes, finds them queued
+    and is dropped). A sender's socket thus gets its message.created in the same write as its ack,
+    without waiting for the bus."""
+    offer = app[SERVICES].get("local_events")
+    if offer is not None:
+        offer([e for e in events if e.seq is not None])
 
 
 async def publish_transient(app: web.Application, user_id: int, type: str, data: dict[str, Any]) -> None:
@@ -163,9 +185,11 @@ async def prune_expired(app: web.Application, batch: int = 5000) -> int:
             return total
 
 
-async def run_and_publish(app: web.Application, fn: Callable[[Tx], Awaitable[T]]) -> T:
+async def run_and_publish(app: web.Application, fn: Callable[[Tx], Awaitable[T]], *, local: bool = False,
+                          later: list[Event] | None = None) -> T:
     """fn(tx) in one transaction (retried by db.run on deadlock); the events it emitted are
-    published after COMMIT."""
+    published after COMMIT (local: and queued on this process's sockets, see publish; or, given
+    `later`, added to it for the caller's deliver_local)."""
     emitted: list[Event] = []
 
     async def attempt(tx: Tx) -> T:
@@ -174,5 +198,7 @@ async def run_and_publish(app: web.Application, fn: Callable[[Tx], Awaitable[T]]
         return result
 
     result = await app[DB].run(attempt)
-    await publish(app, emitted)
+    await publish(app, emitted, local=local and later is None)
+    if later is not None:
+        later.extend(emitted)
     return result

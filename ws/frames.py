@@ -4,12 +4,15 @@ writes; this module is what a frame means."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from server import chat
+from server.db import ID_MAX, ID_MIN
 from server.errors import ApiError, NotFound
+from server.formats import dumps
 from server.http.schemas import Strict
 from server.keys import CONFIG
 from ws.hub import FrameError, Socket, frame, hub_of
@@ -29,6 +32,26 @@ class TypingFrame(Strict):
 
 # One instance each: building a marshmallow schema copies its fields, dearer than a load.
 SEND_FRAME, TYPING_FRAME = SendFrame(), TypingFrame()
+
+
+_SEND_KEYS = frozenset(("to", "content", "message_type", "media_id", "client_id"))
+_MESSAGE_TYPES = frozenset(("text", "image", "video"))
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+def _send_body(data: dict) -> dict | None:
+    """The `message.send` data as SEND_FRAME loads it, for a frame that is plainly valid (the
+    common case, without marshmallow's cost); None when anything needs SEND_FRAME's judgement
+    (which also words the errors)."""
+    to, content, client_id = data.get("to"), data.get("content"), data.get("client_id")
+    message_type, media_id = data.get("message_type", "text"), data.get("media_id")
+    if (type(to) is int and ID_MIN <= to <= ID_MAX and type(content) is str and type(client_id) is str
+            and _CLIENT_ID.fullmatch(client_id) and type(message_type) is str and message_type in _MESSAGE_TYPES
+            and (media_id is None or (type(media_id) is int and ID_MIN <= media_id <= ID_MAX))
+            and _SEND_KEYS.issuperset(data)):
+        return {"to": to, "content": content, "message_type": message_type, "media_id": media_id,
+                "client_id": client_id}
+    return None
 
 
 def _load(schema: Schema, data: dict, client_id: str | None = None) -> dict:
@@ -51,7 +74,7 @@ async def _ping(sock: Socket, data: dict) -> None:
 
 async def _send(sock: Socket, data: dict) -> None:
     client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
-    body = _load(SEND_FRAME, data, client_id)
+    body = _send_body(data) or _load(SEND_FRAME, data, client_id)
     app = sock.request.app
     try:
         msg, _ = await chat.send_message(app, sock.user_id, recipient_id=body["to"], content=body["content"],
@@ -60,7 +83,11 @@ async def _send(sock: Socket, data: dict) -> None:
     except ApiError as exc:
         extra = {"errors": exc.errors} if exc.errors else {}
         raise FrameError(exc.slug, exc.detail or exc.title, body["client_id"], **extra) from None
-    hub_of(app).push(sock, frame("message.ack", {"client_id": body["client_id"], "message": msg}))
+    # The Message is encoded once: its message.created events carry the same text (chat.encoded).
+    encoded = chat.encoded(msg)
+    hub_of(app).push(sock, frame("message.ack", {"client_id": body["client_id"], "message": msg}) if encoded is None
+                     else f'{{"type":"message.ack","data":{{"client_id":{dumps(body["client_id"]).decode()},'
+                          f'"message":{encoded}}}}}')
 
 
 async def _typing(sock: Socket, data: dict) -> None:

@@ -406,6 +406,16 @@ class Hub:
             else:
                 self.offer(sock, int(seq), message)
 
+    def offer_local(self, evs: list[events.Event]) -> None:
+        """Stream events this process just committed and published (events.deliver_local): offered
+        to its sockets of their users now, as the bus's copies will be (which then find them queued)."""
+        for event in evs:
+            socks = self.users.get(event.user_id)
+            if socks:
+                text = event.frame()
+                for sock in list(socks):
+                    self.offer(sock, event.seq, text)
+
     def offer(self, sock: Socket, seq: int, text: str) -> None:
         """A live stream event, never waited for: the next one with room → queued; already queued →
         dropped; ahead, or no room → left to the catch-up, which reads it from MySQL in its turn."""
@@ -644,6 +654,7 @@ def setup(app: web.Application) -> None:
     """One hub per process, started and stopped with the app."""
     hub = Hub(app)
     app[SERVICES]["hub"] = hub
+    app[SERVICES]["local_events"] = hub.offer_local  # events.deliver_local
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         await hub.start()

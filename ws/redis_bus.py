@@ -30,6 +30,10 @@ STALE = 0.6
 # With Sentinel: how often the listener asks whether the master moved. A master that died drops
 # the connection anyway; one demoted to a replica (a failover it survived) keeps it, silently.
 MASTER_CHECK = 2.0
+# The messages of one channel handed over together go in ONE PUBLISH, each after this separator
+# (a frame of orjson's never holds it raw): a bus message that starts with it is such a bundle,
+# and the listener delivers its messages one by one, in order. So a message must not start with it.
+BUNDLE = "\x1e"
 
 
 class RedisBus(Bus):
@@ -160,7 +164,7 @@ class RedisBus(Bus):
     async def _pipeline(self, items: list[tuple[str, str]]) -> None:
         client = self._client if self._redis is None else self._redis.client
         pipe = client.pipeline(transaction=False)
-        for channel, message in items:
+        for channel, message in _bundled(items):
             pipe.publish(channel, message)
         try:
             await pipe.execute()
@@ -235,15 +239,27 @@ class RedisBus(Bus):
                         if now - self._heard >= STALE:
                             self.epoch += 1  # a stall: messages may have been lost meanwhile
                         self._heard = now
-                        pong = _pong(response)
-                        msg = None if pong is not None else await pubsub.handle_message(response, True)
-                        if pong is not None and pong.isdigit():
-                            self._ponged = max(self._ponged, int(pong))
-                        elif msg is not None and msg["type"] == "message":
-                            if msg["channel"] != self._control:
-                                await self._deliver(msg["channel"], msg["data"])
-                            elif msg["data"].startswith("topup ") and msg["data"] != self._topup:
-                                await self._reconnected()  # another worker skipped publishes
+                        if type(response) is list and len(response) == 3 and response[0] == "message":
+                            # A message (no handler is ever registered): what handle_message would
+                            # return, without its metrics and dict.
+                            channel, data = response[1], response[2]
+                        else:
+                            pong = _pong(response)
+                            msg = None if pong is not None else await pubsub.handle_message(response, True)
+                            if pong is not None and pong.isdigit():
+                                self._ponged = max(self._ponged, int(pong))
+                            channel, data = ((msg["channel"], msg["data"]) if msg is not None
+                                             and msg["type"] == "message" else (None, None))
+                        if channel is None:
+                            pass
+                        elif channel != self._control:
+                            if data.startswith(BUNDLE):
+                                for message in data[1:].split(BUNDLE):
+                                    await self._deliver(channel, message)
+                            else:
+                                await self._deliver(channel, data)
+                        elif data.startswith("topup ") and data != self._topup:
+                            await self._reconnected()  # another worker skipped publishes
                     if self._sentinel and now - checked >= MASTER_CHECK:
                         checked = now
                         await self._check_master(pubsub)
@@ -261,6 +277,23 @@ class RedisBus(Bus):
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
+
+
+def _bundled(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(channel, message) pairs → one per channel, the messages of a channel bundled in order
+    (BUNDLE); a message that holds the separator goes on its own (with its channel's others)."""
+    by_channel: dict[str, list[str]] = {}
+    for channel, message in items:
+        by_channel.setdefault(channel, []).append(message)
+    if len(by_channel) == len(items):
+        return items
+    out = []
+    for channel, messages in by_channel.items():
+        if len(messages) == 1 or any(BUNDLE in message for message in messages):
+            out += [(channel, message) for message in messages]
+        else:
+            out.append((channel, BUNDLE + BUNDLE.join(messages)))
+    return out
 
 
 def _pong(response) -> str | None:
