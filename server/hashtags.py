@@ -68,6 +68,12 @@ async def ensure(app: web.Application, names: Iterable[str]) -> None:
         await app[DB].executemany(Q.hashtags.add_tags, [{"name": n, "norm": rows[n]} for n in sorted(rows)])
 
 
+async def tag_ids(conn: Conn, app: web.Application, tags: list[str]) -> dict[str, int]:
+    """{normalized tag: id} of these normalized tags (any not in the dictionary yet are added,
+    autocommit)."""
+    return await _ids(conn, app, tags)
+
+
 async def _ids(conn: Conn, app: web.Application, tags: list[str]) -> dict[str, int]:
     if not tags:
         return {}

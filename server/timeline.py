@@ -346,12 +346,25 @@ class Timelines:
             return []
         return [r["id"] for r in await self.app[DB].fetchall(Q.hashtags.followers_of_tags, {"tag_ids": tag_ids})]
 
-    async def post_created(self, author_id: int, post_id: int) -> None:
-        if self.enabled:
-            tag_ids = [r["tag_id"] for r in await self.app[DB].fetchall(Q.hashtags.post_tag_ids, {"post_id": post_id})]
-            users = await self._followers(author_id, skip_muters=True)
-            users += await self._tag_readers(author_id, tag_ids)
-            await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(users)))
+    async def post_created(self, author_id: int, post_id: int, tag_ids: list[int] | None = None) -> None:
+        """tag_ids: the tags the post carries (None: read them). Its readers (the author, the
+        followers, the tags' followers) are read in one round trip."""
+        if not self.enabled:
+            return
+        async with self.app[DB].connection() as c:
+            if tag_ids is None:
+                tag_ids = [r["tag_id"] for r in await c.fetchall(Q.hashtags.post_tag_ids, {"post_id": post_id})]
+            args = {"user_id": author_id, "skip_muters": True}
+            reads = [(Q.timeline.follower_ids, args)]
+            if tag_ids:
+                reads.append((Q.hashtags.tag_readers, {"tag_ids": tag_ids, "author_id": author_id}))
+            results = await c.batch(*reads)
+            row = results[0].rows[0] if results[0].rows else None
+            ids = [int(i) for i in row["ids"].split(",")] if row and row["ids"] else []
+            if row and len(ids) != row["n"]:  # more followers than GROUP_CONCAT holds
+                ids = [r["id"] for r in await c.fetchall(Q.timeline.follower_rows, args)]
+        users = [author_id, *ids, *(r["id"] for r in results[1].rows)] if tag_ids else [author_id, *ids]
+        await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(users)))
 
     async def post_deleted(self, author_id: int, post_id: int, tag_ids: list[int]) -> None:
         if self.enabled:
@@ -391,8 +404,10 @@ def of(app: web.Application) -> Timelines:
 
 # Hooks for the write paths (server/posts.py, server/follows.py), after COMMIT.
 
-async def post_created(app: web.Application, author_id: int, post_id: int) -> None:
-    await of(app).post_created(author_id, post_id)
+async def post_created(app: web.Application, author_id: int, post_id: int,
+                       tag_ids: list[int] | None = None) -> None:
+    """tag_ids: the post's tags when the caller knows them (None: read)."""
+    await of(app).post_created(author_id, post_id, tag_ids)
 
 
 async def post_deleted(app: web.Application, author_id: int, post_id: int, tag_ids: list[int]) -> None:
