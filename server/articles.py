@@ -382,6 +382,10 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
         statements = list(new.pending)
         if tags:
             ids = {r["name"]: r["id"] for r in new.reads[1].rows}
+            if len(ids) < len(tags):  # not in the dictionary after all (should not happen)
+                hashtags.forget(app)
+                await hashtags.ensure(app, tags)
+                ids = {r["name"]: r["id"] for r in await conn.fetchall(Q.conduit.tag_ids, {"names": tags})}
             wanted = {ids[t]: i for i, t in enumerate(tags)}
             statements.append((conn.mogrify_rows(Q.conduit.post_tag_rows, [
                 (post_id, tag_id, wanted[tag_id]) for tag_id in sorted(wanted)]), None))
@@ -395,9 +399,16 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
         return new
 
     new = await run_and_publish(app, fn)
-    await timeline.post_created(app, user_id, new.id, new.tag_ids)
     counts(app).moved(user_id, +1)
-    return await article(app, new.id, user_id)
+    # The document's statements (_docs') run after COMMIT with the fan-out's reads.
+    reads = [(_DOCS[True], {"ids": [new.id], "viewer_id": user_id, "url_prefix": media_base(app)})]
+    if tags:
+        reads.append((Q.conduit.article_tags, {"ids": [new.id]}))
+    results = await timeline.post_created(app, user_id, new.id, new.tag_ids, reads)
+    found = await _docs(app, posts.Prefetched(app, reads, results), [new.id], user_id, with_body=True)
+    if not found:
+        raise NoSuchArticle()
+    return found[0]
 
 
 async def _fallback_owner(conn: Any, slug: str) -> int | None:

@@ -13,7 +13,9 @@ from server.db import Conn, Result, Tx
 from server.documents import post_docs
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.events import run_and_publish
+from server.keys import DB
 from server.media.uploads import remove_files
+from server.present import media_base
 from server.queries import QUERIES as Q
 from server.textrefs import parse_tags
 
@@ -40,6 +42,18 @@ async def create_post(app: web.Application, user_id: int, content: str, title: s
                       media_ids: Sequence[int] = ()) -> int:
     """Create a post (posts_count + 1, media attached, its #tags and @mentions stored, the
     mentioned notified) → its id; it joins the home timelines."""
+    return (await _create(app, user_id, content, title, media_ids, document=False))[0]
+
+
+async def create_post_document(app: web.Application, user_id: int, content: str, title: str | None = None,
+                               media_ids: Sequence[int] = ()) -> str:
+    """create_post → the new Post as its author sees it (get_post's document), read after the
+    COMMIT in the round trip that reads the readers of its fan-out."""
+    return (await _create(app, user_id, content, title, media_ids, document=True))[1]
+
+
+async def _create(app: web.Application, user_id: int, content: str, title: str | None,
+                  media_ids: Sequence[int], *, document: bool) -> tuple[int, str]:
     tags = parse_tags(content)
     await hashtags.ensure(app, tags)
 
@@ -50,8 +64,36 @@ async def create_post(app: web.Application, user_id: int, content: str, title: s
         return new
 
     new = await run_and_publish(app, fn)
-    await timeline.post_created(app, user_id, new.id, new.tag_ids)
-    return new.id
+    if not document:
+        await timeline.post_created(app, user_id, new.id, new.tag_ids)
+        return new.id, ""
+    # The document's statements (post_docs' own, the lists the new post may have) after COMMIT.
+    args = {"ids": [new.id], "viewer_id": user_id, "url_prefix": media_base(app)}
+    reads = [(Q.feed.post_docs, args)]
+    reads += [(q, args) for q, wanted in ((Q.feed.post_media, media_ids), (Q.feed.post_tags, new.tag_ids),
+                                          (Q.feed.post_mentions, new.mentioned)) if wanted]
+    results = await timeline.post_created(app, user_id, new.id, new.tag_ids, reads)
+    docs = await post_docs(app, [new.id], user_id, Prefetched(app, reads, results))
+    if not docs:
+        raise NotFound("No such post.")
+    return new.id, docs[0]
+
+
+class Prefetched:
+    """A stand-in for a connection (fetchall only) that answers the statements already run, with
+    the same arguments, from their results, and asks the database for anything else: lets
+    post_docs and article documents be built from reads batched with other work."""
+
+    def __init__(self, app: web.Application, statements: Sequence[tuple[str, Any]], results: Sequence[Result]):
+        self.db = app[DB]
+        self.answers = [(sql, args, result.rows) for (sql, args), result in zip(statements, results, strict=True)]
+
+    async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+        for i, (known, known_args, rows) in enumerate(self.answers):
+            if known == sql and known_args == args:
+                del self.answers[i]
+                return rows
+        return await self.db.fetchall(sql, args)
 
 
 @dataclass
@@ -62,6 +104,7 @@ class NewPost:
     id: int
     tag_ids: list[int] = field(default_factory=list)
     reads: list[Result] = field(default_factory=list)
+    mentioned: list[int] = field(default_factory=list)
     pending: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -93,12 +136,13 @@ async def write_post(conn: Tx, app: web.Application, user_id: int, content: str,
         results = (await conn.batch((Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}),
                                     insert, *tail))[1:]
     post_id = results[0].lastrowid
-    new = NewPost(post_id, reads=results[1:1 + len(reads)])
+    new = NewPost(post_id, reads=results[1:1 + len(reads)], mentioned=mentioned)
     search.index_post(conn, post_id)
     await attach_media(conn, user_id, media_ids, post_id=post_id)
     if tags:
         ids = {r["name"]: r["id"] for r in results[-1].rows}
         if len(ids) < len(tags):  # not ensured beforehand (should not happen)
+            hashtags.forget(app)
             ids = await hashtags.tag_ids(conn, app, tags)
         wanted = {ids[t]: min(i, 255) for i, t in enumerate(tags) if t in ids}
         new.tag_ids = sorted(wanted)

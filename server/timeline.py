@@ -51,12 +51,13 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis.exceptions
 from aiohttp import web
 
-from server.db import Conn
+from server.db import Conn, Result
 from server.documents import post_docs, post_page
 from server.errors import NotFound
 from server.http.pagination import PageParams, make_page
@@ -346,25 +347,29 @@ class Timelines:
             return []
         return [r["id"] for r in await self.app[DB].fetchall(Q.hashtags.followers_of_tags, {"tag_ids": tag_ids})]
 
-    async def post_created(self, author_id: int, post_id: int, tag_ids: list[int] | None = None) -> None:
+    async def post_created(self, author_id: int, post_id: int, tag_ids: list[int] | None = None,
+                           reads: Sequence[tuple[str, Any]] = ()) -> list[Result]:
         """tag_ids: the tags the post carries (None: read them). Its readers (the author, the
-        followers, the tags' followers) are read in one round trip."""
-        if not self.enabled:
-            return
+        followers, the tags' followers) are read in one round trip, with the caller's `reads`
+        (statements to run after the COMMIT, e.g. the post's document) → their results."""
+        fan_out = self.enabled
         async with self.app[DB].connection() as c:
+            if not fan_out:
+                return await c.batch(*reads) if reads else []
             if tag_ids is None:
                 tag_ids = [r["tag_id"] for r in await c.fetchall(Q.hashtags.post_tag_ids, {"post_id": post_id})]
             args = {"user_id": author_id, "skip_muters": True}
-            reads = [(Q.timeline.follower_ids, args)]
+            first = [(Q.timeline.follower_ids, args)]
             if tag_ids:
-                reads.append((Q.hashtags.tag_readers, {"tag_ids": tag_ids, "author_id": author_id}))
-            results = await c.batch(*reads)
+                first.append((Q.hashtags.tag_readers, {"tag_ids": tag_ids, "author_id": author_id}))
+            results = await c.batch(*first, *reads)
             row = results[0].rows[0] if results[0].rows else None
             ids = [int(i) for i in row["ids"].split(",")] if row and row["ids"] else []
             if row and len(ids) != row["n"]:  # more followers than GROUP_CONCAT holds
                 ids = [r["id"] for r in await c.fetchall(Q.timeline.follower_rows, args)]
         users = [author_id, *ids, *(r["id"] for r in results[1].rows)] if tag_ids else [author_id, *ids]
         await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(users)))
+        return results[len(first):]
 
     async def post_deleted(self, author_id: int, post_id: int, tag_ids: list[int]) -> None:
         if self.enabled:
@@ -405,9 +410,10 @@ def of(app: web.Application) -> Timelines:
 # Hooks for the write paths (server/posts.py, server/follows.py), after COMMIT.
 
 async def post_created(app: web.Application, author_id: int, post_id: int,
-                       tag_ids: list[int] | None = None) -> None:
-    """tag_ids: the post's tags when the caller knows them (None: read)."""
-    await of(app).post_created(author_id, post_id, tag_ids)
+                       tag_ids: list[int] | None = None, reads: Sequence[tuple[str, Any]] = ()) -> list[Result]:
+    """tag_ids: the post's tags when the caller knows them (None: read). reads: statements to
+    run after the COMMIT in the fan-out's round trip → their results."""
+    return await of(app).post_created(author_id, post_id, tag_ids, reads)
 
 
 async def post_deleted(app: web.Application, author_id: int, post_id: int, tag_ids: list[int]) -> None:
