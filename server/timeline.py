@@ -167,6 +167,29 @@ end
 return 1
 """
 
+# The same with the users in one comma-separated argument (a follower list as MySQL gives it):
+# KEYS[1] generation; ARGV base, post id, size, "id,id,...".
+_ADD_CSV = _TRIM + """
+local g = redis.call('GET', KEYS[1]) or '0'
+local id = tonumber(ARGV[2])
+local size = tonumber(ARGV[3])
+for user in string.gmatch(ARGV[4], '[^,]+') do
+  local key = ARGV[1] .. g .. ':' .. user
+  local f = redis.call('ZSCORE', key, 'f')
+  if f then
+    local floor = -tonumber(f)
+    if id > floor then
+      redis.call('ZADD', key, ARGV[2], ARGV[2])
+      local raised = trim(key, floor, size)
+      if raised ~= floor then redis.call('ZADD', key, -raised, 'f') end
+    end
+  elseif redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, ARGV[2], ARGV[2])
+  end
+end
+return 1
+"""
+
 # KEYS[1] generation; ARGV base, post id, users...
 _REMOVE = """
 local g = redis.call('GET', KEYS[1]) or '0'
@@ -324,7 +347,7 @@ class Timelines:
             ids = [r["id"] for r in await self.app[DB].fetchall(Q.timeline.follower_rows, args)]
         return [user_id, *ids]
 
-    async def _each_batch(self, what: str, name: str, first: list[object], users: list[int]) -> None:
+    async def _each_batch(self, what: str, name: str, first: list[object], users: list[Any]) -> None:
         if not self.enabled:
             return
         if not await self._clean():
@@ -361,14 +384,22 @@ class Timelines:
             args = {"user_id": author_id, "skip_muters": True}
             first = [(Q.timeline.follower_ids, args)]
             if tag_ids:
-                first.append((Q.hashtags.tag_readers, {"tag_ids": tag_ids, "author_id": author_id}))
+                first.append((Q.timeline.tags_followed, {"tag_ids": tag_ids}))
             results = await c.batch(*first, *reads)
-            row = results[0].rows[0] if results[0].rows else None
-            ids = [int(i) for i in row["ids"].split(",")] if row and row["ids"] else []
-            if row and len(ids) != row["n"]:  # more followers than GROUP_CONCAT holds
-                ids = [r["id"] for r in await c.fetchall(Q.timeline.follower_rows, args)]
-        users = [author_id, *ids, *(r["id"] for r in results[1].rows)] if tag_ids else [author_id, *ids]
-        await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(users)))
+            n, csv = results[0].rows[0]["n"], results[0].rows[0]["ids"] or ""
+            ids: list[int] = []
+            if n > FANOUT_BATCH or (n and csv.count(",") + 1 != n):
+                # Many followers (a script call each FANOUT_BATCH), or more than GROUP_CONCAT holds.
+                ids, csv = [r["id"] for r in await c.fetchall(Q.timeline.follower_rows, args)], ""
+            if tag_ids and results[1].rows:
+                ids += [r["id"] for r in await c.fetchall(Q.hashtags.tag_readers,
+                                                          {"tag_ids": tag_ids, "author_id": author_id})]
+        # The author's and the followers' timelines in one script call, the followers as MySQL
+        # listed them (one argument: nothing to parse or encode per follower).
+        users = f"{author_id},{csv}" if csv else str(author_id)
+        await self._each_batch("fan-out", "add_csv", [post_id, self.size], [users])
+        if ids:
+            await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(ids)))
         return results[len(first):]
 
     async def post_deleted(self, author_id: int, post_id: int, tag_ids: list[int]) -> None:
@@ -390,7 +421,7 @@ class Timelines:
         await self._each_batch("invalidation", "drop", [], list(user_ids))
 
 
-_SOURCES = {"read": _READ, "finish": _FINISH, "add": _ADD, "remove": _REMOVE, "drop": _DROP}
+_SOURCES = {"read": _READ, "finish": _FINISH, "add": _ADD, "add_csv": _ADD_CSV, "remove": _REMOVE, "drop": _DROP}
 
 
 def setup(app: web.Application) -> None:
