@@ -355,9 +355,11 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
 
     Tags: the tagList names as sent and every normalized form (the body's #hashtags too) go into
     the dictionary first, in one autocommit statement (_add_tags). The transaction then takes
-    three round trips: BEGIN, the author's row, the post (with its description), its slug's
-    owner and the tag ids (posts.write_post); its post_tags and post_hashtags rows (in tag id
-    order) and its slug; the COMMIT. The post's normalized tags are its #hashtags, then its
+    three round trips: BEGIN, the author's row, the post (with its description and slug) and the
+    tag ids (posts.write_post); its post_tags and post_hashtags rows (in tag id order); the
+    COMMIT. A slug taken already (the INSERT fails alone on uq_posts_slug and is sent again
+    without it), or one that may be the fallback slug of a slugless titled post ("...-<digits>",
+    read first), is resolved as _save_article does and set after the INSERT. The post's normalized tags are its #hashtags, then its
     tagList's normalized forms in list order, as hashtags.sync_post reads them."""
     tags = normalize_tags(tags) or []
     norms = parse_tags(body)
@@ -367,21 +369,20 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
             norms.append(norm)
     await _add_tags(app, [*tags, *parse_tags(body)])
     base = slugify(title)
-    reads = [(Q.conduit.by_slug, {"slug": base})]
+    # A slug only a stored slug can own ("<title>-<id>" of a titled post without one can own a
+    # slug ending in -<digits>) goes into the INSERT: uq_posts_slug tells whether it is free.
+    optimistic = split_fallback(base) is None
+    reads = [] if optimistic else [(Q.conduit.by_slug, {"slug": base})]
     if tags:
         reads.append((Q.conduit.tag_ids, {"names": tags}))
 
     async def fn(conn: Tx) -> posts.NewPost:
-        new = await posts.write_post(conn, app, user_id, body, title, (), norms,
-                                     columns={"description": description}, reads=reads)
+        new = await posts.write_post(conn, app, user_id, body, title, (), norms, reads=reads,
+                                     columns={"description": description, "slug": base if optimistic else None})
         post_id = new.id
-        owner = new.reads[0].rows[0]["id"] if new.reads[0].rows else await _fallback_owner(conn, base)
-        slug = base if owner is None else f"{base}-{post_id}"
-        if slug != base and await _resolve_slug(conn, slug) not in (None, post_id):
-            slug = f"{base}-{post_id}-{secrets.token_hex(3)}"
         statements = list(new.pending)
         if tags:
-            ids = {r["name"]: r["id"] for r in new.reads[1].rows}
+            ids = {r["name"]: r["id"] for r in new.reads[-1].rows}
             if len(ids) < len(tags):  # not in the dictionary after all (should not happen)
                 hashtags.forget(app)
                 await hashtags.ensure(app, tags)
@@ -389,11 +390,20 @@ async def create_article(app: web.Application, user_id: int, *, title: str, desc
             wanted = {ids[t]: i for i, t in enumerate(tags)}
             statements.append((conn.mogrify_rows(Q.conduit.post_tag_rows, [
                 (post_id, tag_id, wanted[tag_id]) for tag_id in sorted(wanted)]), None))
-        statements.append((Q.conduit.set_slug, {"id": post_id, "slug": slug}))  # last: it may fail alone
+        if not optimistic or new.slug_taken:
+            if new.slug_taken:
+                owner: int | None = -1  # a stored slug
+            else:
+                owner = new.reads[0].rows[0]["id"] if new.reads[0].rows else await _fallback_owner(conn, base)
+            slug = base if owner is None else f"{base}-{post_id}"
+            if slug != base and await _resolve_slug(conn, slug) not in (None, post_id):
+                slug = f"{base}-{post_id}-{secrets.token_hex(3)}"
+            statements.append((Q.conduit.set_slug, {"id": post_id, "slug": slug}))  # last: it may fail alone
         try:
-            await conn.batch(*statements)
+            if statements:
+                await conn.batch(*statements)
         except pymysql.err.IntegrityError as exc:  # a concurrent article took the slug meanwhile
-            if error_code(exc) != 1062:
+            if error_code(exc) != 1062 or statements[-1][0] is not Q.conduit.set_slug:
                 raise
             await conn.execute(Q.conduit.set_slug, {"id": post_id, "slug": f"{base}-{post_id}-{secrets.token_hex(3)}"})
         return new

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymysql
 from aiohttp import web
 
 from server import hashtags, history, mentions, search, timeline
-from server.db import Conn, Result, Tx
+from server.db import Conn, Result, Tx, error_code
 from server.documents import post_docs
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.events import run_and_publish
@@ -105,6 +106,7 @@ class NewPost:
     tag_ids: list[int] = field(default_factory=list)
     reads: list[Result] = field(default_factory=list)
     mentioned: list[int] = field(default_factory=list)
+    slug_taken: bool = False  # columns' slug belonged to another post: the post has none
     pending: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -117,7 +119,7 @@ async def write_post(conn: Tx, app: web.Application, user_id: int, content: str,
     `tags`: the post's normalized tags in order (its #hashtags, then any others, e.g. an
     article's tagList), all in the dictionary already (hashtags.ensure before the transaction);
     their post_hashtags rows are left in NewPost.pending, in tag id order. `columns`: slug and
-    description of an article. `reads`: statements that do not depend on the post, run in the
+    description of an article (a slug taken by another post is left out: NewPost.slug_taken). `reads`: statements that do not depend on the post, run in the
     round trip that inserts it (their results in NewPost.reads).
 
     Round trips: the BEGIN, the author's row, the INSERT, the tag ids and `reads` go in one; a
@@ -128,15 +130,28 @@ async def write_post(conn: Tx, app: web.Application, user_id: int, content: str,
     insert = (Q.posts.create, {"user_id": user_id, "title": title, "content": content, **cols})
     tail = [*reads, (Q.hashtags.ids_of, {"names": tags})] if tags else list(reads)
     mentioned = await mentions.resolve(conn, content)
+    bumped = False
     if mentioned:
         await mentions.lock_users(conn, user_id, mentioned, lambda: conn.execute(
             Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}))
-        results = await conn.batch(insert, *tail)
-    else:
-        results = (await conn.batch((Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}),
-                                    insert, *tail))[1:]
+        bumped = True
+    slug_taken = False
+    try:
+        if bumped:
+            results = await conn.batch(insert, *tail)
+        else:
+            results = (await conn.batch((Q.posts.bump_user_posts, {"user_id": user_id, "delta": 1}),
+                                        insert, *tail))[1:]
+    except pymysql.err.IntegrityError as exc:
+        # A slug another post has (uq_posts_slug): the INSERT failed alone, after the author's row
+        # was bumped (a statement's error does not end the transaction). The post goes in without
+        # it; the caller gives it another (NewPost.slug_taken).
+        if error_code(exc) != 1062 or cols["slug"] is None:
+            raise
+        slug_taken = True
+        results = await conn.batch((Q.posts.create, {**insert[1], "slug": None}), *tail)
     post_id = results[0].lastrowid
-    new = NewPost(post_id, reads=results[1:1 + len(reads)], mentioned=mentioned)
+    new = NewPost(post_id, reads=results[1:1 + len(reads)], mentioned=mentioned, slug_taken=slug_taken)
     search.index_post(conn, post_id)
     await attach_media(conn, user_id, media_ids, post_id=post_id)
     if tags:
