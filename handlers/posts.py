@@ -77,8 +77,8 @@ async def create(request: web.Request) -> web.Response:
 
     async def run() -> web.Response:
         data = await load_body(request, PostCreateSchema())
-        post_id = await posts.create_post(request.app, me, data["content"], data["title"], data.get("media_ids", ()))
-        return raw_json(await posts.get_post(request.app, post_id, me), status=201)
+        return raw_json(await posts.create_post_document(request.app, me, data["content"], data["title"],
+                                                         data.get("media_ids", ())), status=201)
 
     return await idempotent(request, me, run)
 

@@ -19,14 +19,15 @@ import orjson
 import pymysql
 from aiohttp import web
 
-from server import comments, hashtags, likes, posts
-from server.db import Conn, error_code
+from server import comments, hashtags, likes, posts, timeline
+from server.db import Conn, Tx, error_code
 from server.errors import NotFound
+from server.events import run_and_publish
 from server.keys import CONFIG, DB, SERVICES
 from server.present import media_base
 from server.queries import QUERIES as Q
 from server.queries import Prepared
-from server.textrefs import normalize_tag
+from server.textrefs import normalize_tag, parse_tags
 
 SLUG_MAX = 200  # of the 255 the column holds: room for a "-<id>" suffix
 MAX_COMMENTS, MAX_TAG_CLOUD = 500, 200
@@ -349,19 +350,84 @@ async def _add_tags(app: web.Application, tags: list[str] | None) -> None:
 
 async def create_article(app: web.Application, user_id: int, *, title: str, description: str, body: str,
                          tags: list[str] | None = None) -> str:
-    """A post with a title, plus slug, description and tags, all or nothing → the Article document."""
+    """A post with a title, plus slug, description and tags, all or nothing (one transaction) →
+    the Article document.
+
+    Tags: the tagList names as sent and every normalized form (the body's #hashtags too) go into
+    the dictionary first, in one autocommit statement (_add_tags). The transaction then takes
+    three round trips: BEGIN, the author's row, the post (with its description and slug) and the
+    tag ids (posts.write_post); its post_tags and post_hashtags rows (in tag id order); the
+    COMMIT. A slug taken already (the INSERT fails alone on uq_posts_slug and is sent again
+    without it), or one that may be the fallback slug of a slugless titled post ("...-<digits>",
+    read first), is resolved as _save_article does and set after the INSERT. The post's normalized tags are its #hashtags, then its
+    tagList's normalized forms in list order, as hashtags.sync_post reads them."""
     tags = normalize_tags(tags) or []
-    await _add_tags(app, tags)
-    post_id = await posts.create_post(app, user_id, body, title=title)
-    try:
-        change = await app[DB].run(lambda tx: _save_article(tx, app, post_id, title=title,
-                                                            description=description, tags=tags, new=True))
-    except Exception:
-        await posts.delete_post(app, user_id, post_id)  # all or nothing, as one create
-        raise
-    await posts.tags_changed(app, post_id, change)
+    norms = parse_tags(body)
+    for tag in tags:
+        norm = normalize_tag(tag)
+        if norm and norm not in norms:
+            norms.append(norm)
+    await _add_tags(app, [*tags, *parse_tags(body)])
+    base = slugify(title)
+    # A slug only a stored slug can own ("<title>-<id>" of a titled post without one can own a
+    # slug ending in -<digits>) goes into the INSERT: uq_posts_slug tells whether it is free.
+    optimistic = split_fallback(base) is None
+    reads = [] if optimistic else [(Q.conduit.by_slug, {"slug": base})]
+    if tags:
+        reads.append((Q.conduit.tag_ids, {"names": tags}))
+
+    async def fn(conn: Tx) -> posts.NewPost:
+        new = await posts.write_post(conn, app, user_id, body, title, (), norms, reads=reads,
+                                     columns={"description": description, "slug": base if optimistic else None})
+        post_id = new.id
+        statements = list(new.pending)
+        if tags:
+            ids = {r["name"]: r["id"] for r in new.reads[-1].rows}
+            if len(ids) < len(tags):  # not in the dictionary after all (should not happen)
+                hashtags.forget(app)
+                await hashtags.ensure(app, tags)
+                ids = {r["name"]: r["id"] for r in await conn.fetchall(Q.conduit.tag_ids, {"names": tags})}
+            wanted = {ids[t]: i for i, t in enumerate(tags)}
+            statements.append((conn.mogrify_rows(Q.conduit.post_tag_rows, [
+                (post_id, tag_id, wanted[tag_id]) for tag_id in sorted(wanted)]), None))
+        if not optimistic or new.slug_taken:
+            if new.slug_taken:
+                owner: int | None = -1  # a stored slug
+            else:
+                owner = new.reads[0].rows[0]["id"] if new.reads[0].rows else await _fallback_owner(conn, base)
+            slug = base if owner is None else f"{base}-{post_id}"
+            if slug != base and await _resolve_slug(conn, slug) not in (None, post_id):
+                slug = f"{base}-{post_id}-{secrets.token_hex(3)}"
+            statements.append((Q.conduit.set_slug, {"id": post_id, "slug": slug}))  # last: it may fail alone
+        try:
+            if statements:
+                await conn.batch(*statements)
+        except pymysql.err.IntegrityError as exc:  # a concurrent article took the slug meanwhile
+            if error_code(exc) != 1062 or statements[-1][0] is not Q.conduit.set_slug:
+                raise
+            await conn.execute(Q.conduit.set_slug, {"id": post_id, "slug": f"{base}-{post_id}-{secrets.token_hex(3)}"})
+        return new
+
+    new = await run_and_publish(app, fn)
     counts(app).moved(user_id, +1)
-    return await article(app, post_id, user_id)
+    # The document's statements (_docs') run after COMMIT with the fan-out's reads.
+    reads = [(_DOCS[True], {"ids": [new.id], "viewer_id": user_id, "url_prefix": media_base(app)})]
+    if tags:
+        reads.append((Q.conduit.article_tags, {"ids": [new.id]}))
+    results = await timeline.post_created(app, user_id, new.id, new.tag_ids, reads)
+    found = await _docs(app, posts.Prefetched(app, reads, results), [new.id], user_id, with_body=True)
+    if not found:
+        raise NoSuchArticle()
+    return found[0]
+
+
+async def _fallback_owner(conn: Any, slug: str) -> int | None:
+    """The titled post without a stored slug that answers to this slug ("<title>-<id>"), if any."""
+    parts = split_fallback(slug)
+    if parts is None:
+        return None
+    row = await conn.fetchone(Q.conduit.fallback_slug, {"id": parts[1]})
+    return int(row["id"]) if row is not None and slugify(row["title"]) == parts[0] else None
 
 
 async def update_article(app: web.Application, user_id: int, slug: str, changes: dict[str, Any]) -> str:

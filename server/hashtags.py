@@ -27,7 +27,7 @@ from server.documents import post_page
 from server.errors import ValidationFailed
 from server.formats import iso
 from server.http.pagination import PageParams, make_page
-from server.keys import DB, REDIS
+from server.keys import DB, REDIS, SERVICES
 from server.queries import QUERIES as Q
 from server.textrefs import MAX_TAG, normalize_tag, parse_tags
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 TRENDING_MAX = 50  # tags GET /api/v1/tags/trending can list
 TRENDING_SCAN = 20_000  # newest tag uses read per computation
 TRENDING_TTL = 30  # seconds a computed list is kept in Redis
+KNOWN_TAGS = 50_000  # tag names ensure() remembers as in the dictionary
 
 
 @dataclass
@@ -64,8 +65,24 @@ async def ensure(app: web.Application, names: Iterable[str]) -> None:
         if norm:
             rows[name] = norm
             rows[norm] = norm
-    if rows:
+    # Tags are never deleted: names this process added (or found) once need no statement again.
+    known: set[str] = app[SERVICES].setdefault("known_tags", set())
+    if rows and not known.issuperset(rows):
         await app[DB].executemany(Q.hashtags.add_tags, [{"name": n, "norm": rows[n]} for n in sorted(rows)])
+        if len(known) > KNOWN_TAGS:
+            known.clear()
+        known.update(rows)
+
+
+def forget(app: web.Application) -> None:
+    """Ensure every tag again from now on (a tag thought to be in the dictionary was not)."""
+    app[SERVICES].pop("known_tags", None)
+
+
+async def tag_ids(conn: Conn, app: web.Application, tags: list[str]) -> dict[str, int]:
+    """{normalized tag: id} of these normalized tags (any not in the dictionary yet are added,
+    autocommit)."""
+    return await _ids(conn, app, tags)
 
 
 async def _ids(conn: Conn, app: web.Application, tags: list[str]) -> dict[str, int]:

@@ -9,7 +9,7 @@ from aiohttp import web
 from server import present
 from server.blocks import refuse_between
 from server.db import Tx
-from server.errors import NotFound
+from server.errors import Forbidden, NotFound
 from server.events import run_and_publish
 from server.http.pagination import PageParams, make_page
 from server.keys import DB
@@ -19,22 +19,37 @@ from server.queries import QUERIES as Q
 
 
 async def _post_like(app: web.Application, user_id: int, post_id: int, *, on: bool) -> dict[str, Any]:
+    args = {"post_id": post_id, "user_id": user_id, "delta": 1 if on else -1}
+
     async def fn(conn: Tx) -> dict[str, Any]:
-        # The post row locked first: likers queue on it instead of deadlocking on the
-        # shared FK lock that INSERT would otherwise take before the counter's exclusive one.
-        post = await conn.fetchone(Q.posts.lock, {"id": post_id})
-        if post is None:
+        # One round trip (with the BEGIN): the post row locked first (likers queue on it instead
+        # of deadlocking on the shared FK lock that INSERT would otherwise take before the
+        # counter's exclusive one), its author's state, the blocks between the two and the liker's
+        # summary for the notification, the like itself, the counter moved by the rows it changed,
+        # and the count. A refusal (no post, author not active, a block) rolls it all back.
+        found, target, _, _, _, counted = await conn.batch(
+            (Q.posts.lock, {"id": post_id}),
+            (Q.likes.post_target, args),
+            (Q.likes.like_post if on else Q.likes.unlike_post, args),
+            (Q.likes.mark_changed, None),
+            (Q.likes.bump_post_changed, args),
+            (Q.likes.post_likes_changed, args))
+        if not found.rows or not target.rows or target.rows[0]["author_state"] != "active":
             raise NotFound("No such post.")
-        await require_active(conn, post["user_id"], "No such post.")
-        if on:
-            await refuse_between(conn, user_id, post["user_id"], "like this post")
-        args = {"post_id": post_id, "user_id": user_id}
-        if await conn.execute(Q.likes.like_post if on else Q.likes.unlike_post, args):
-            await conn.execute(Q.likes.bump_post, {"post_id": post_id, "delta": 1 if on else -1})
-            change = notify if on else retract
-            await change(conn, app, user_id=post["user_id"], type="like", actor_id=user_id, post_id=post_id)
-        count = await conn.fetchval(Q.likes.post_likes_count, {"post_id": post_id})
-        return {"liked": on, "likes_count": int(count)}
+        row = target.rows[0]
+        if on and row["blocking"]:
+            raise Forbidden("You have blocked this user: unblock them to like this post.")
+        if on and row["blocked_by"]:
+            raise Forbidden("You may not like this post.")
+        if counted.rows[0]["changed"]:
+            author_id = row["author_id"]
+            if on:
+                actor = {**row, "suppressed": row["blocking"] or row["blocked_by"] or row["muted"]}
+                await notify(conn, app, user_id=author_id, type="like", actor_id=user_id, post_id=post_id,
+                             actor=actor)
+            else:
+                await retract(conn, app, user_id=author_id, type="like", actor_id=user_id, post_id=post_id)
+        return {"liked": on, "likes_count": int(counted.rows[0]["likes_count"])}
 
     return await run_and_publish(app, fn)
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from server.db import ID_MAX, Conn, Tx
 from server.errors import BadRequest
-from server.events import Event, emit, run_and_publish
+from server.events import Event, emit, emitted, reservation, run_and_publish
 from server.formats import iso
 from server.http.pagination import PageParams, make_page
 from server.keys import DB
@@ -110,26 +110,49 @@ async def create(conn: Conn, app: web.Application, *, user_id: int, type: str, a
 
 async def notify(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
                  post_id: int | None = None, comment_id: int | None = None,
-                 message_id: int | None = None, response_id: int | None = None) -> list[Event]:
+                 message_id: int | None = None, response_id: int | None = None,
+                 actor: dict[str, Any] | None = None) -> list[Event]:
     """Create a notification for user_id (never for acting on one's own things, nor one `create`
     suppresses: blocks, mutes).
 
     Call inside the action's transaction (the Tx of events.run_and_publish): the event goes with
     the transaction and is published after COMMIT. Returns it (or [] for one's own things, or a
-    type user_id switched off: nothing stored, nothing pushed).
+    type user_id switched off: nothing stored, nothing pushed). `actor`: as for create.
+
+    In a Tx the INSERT and the reservation of the event's seq go in one round trip.
     """
-    obj = await create(conn, app, user_id=user_id, type=type, actor_id=actor_id, post_id=post_id,
-                       comment_id=comment_id, message_id=message_id, response_id=response_id)
-    if obj is None:
+    if not isinstance(conn, Tx):
+        obj = await create(conn, app, user_id=user_id, type=type, actor_id=actor_id, post_id=post_id,
+                           comment_id=comment_id, message_id=message_id, response_id=response_id, actor=actor)
+        return [] if obj is None else [await emit(conn, user_id, "notification.created", obj)]
+    if user_id == actor_id:
         return []
-    return [await emit(conn, user_id, "notification.created", obj)]
+    if actor is None:
+        actor = await conn.fetchone(Q.notifications.actor, {"id": actor_id, "user_id": user_id, "type": type})
+    if actor is None or actor["suppressed"]:
+        return []
+    disabled = actor["disabled"] if "disabled" in actor else await conn.fetchval(
+        Q.notifications.disabled, {"user_id": user_id})
+    if switched_off(disabled, type):
+        return []
+    created_at = now_ms()
+    row = {"user_id": user_id, "type": type, "actor_id": actor_id, "post_id": post_id, "comment_id": comment_id,
+           "message_id": message_id, "response_id": response_id, "created_at": created_at}
+    results = await conn.batch((Q.notifications.create, row), *reservation(conn, [user_id]))
+    obj = present(app, {
+        "id": results[0].lastrowid, "type": type, "actor_id": actor_id, "actor_username": actor["username"],
+        "actor_full_name": actor["full_name"], "actor_avatar_key": actor["avatar_key"],
+        "post_id": post_id, "comment_id": comment_id, "message_id": message_id, "is_read": False,
+        "created_at": created_at})
+    return emitted(conn, [(user_id, "notification.created", obj)], results[1:])
 
 
 async def retract(conn: Conn, app: web.Application, *, user_id: int, type: str, actor_id: int,
                   post_id: int | None = None, comment_id: int | None = None) -> list[Event]:
     """Undoing a like or follow removes the notification it made, if still unread.
 
-    Returns a `notification.read` event with the new unread count when something was removed.
+    Returns a `notification.read` event with the new unread count when something was removed
+    (in a Tx: the DELETE, the count and the event's seq in one round trip).
     """
     if user_id == actor_id:
         return []
@@ -137,9 +160,15 @@ async def retract(conn: Conn, app: web.Application, *, user_id: int, type: str, 
         "user_id": user_id, "type": type, "actor_id": actor_id, "post_id": post_id, "comment_id": comment_id})
     if not rows:
         return []
-    await conn.execute(Q.notifications.delete_ids, {"ids": [r["id"] for r in rows]})
-    count = await conn.fetchval(Q.notifications.unread_count, {"user_id": user_id})
-    return [await emit(conn, user_id, "notification.read", {"unread_count": int(count)})]
+    delete = (Q.notifications.delete_ids, {"ids": [r["id"] for r in rows]})
+    if not isinstance(conn, Tx):
+        await conn.execute(*delete)
+        count = await conn.fetchval(Q.notifications.unread_count, {"user_id": user_id})
+        return [await emit(conn, user_id, "notification.read", {"unread_count": int(count)})]
+    results = await conn.batch(delete, (Q.notifications.unread_count, {"user_id": user_id}),
+                               *reservation(conn, [user_id]))
+    count = next(iter(results[1].rows[0].values()))
+    return emitted(conn, [(user_id, "notification.read", {"unread_count": int(count)})], results[2:])
 
 
 async def report_resolved(conn: Conn, app: web.Application, *, user_id: int, report_id: int,

@@ -51,12 +51,13 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis.exceptions
 from aiohttp import web
 
-from server.db import Conn
+from server.db import Conn, Result
 from server.documents import post_docs, post_page
 from server.errors import NotFound
 from server.http.pagination import PageParams, make_page
@@ -151,6 +152,29 @@ local id = tonumber(ARGV[2])
 local size = tonumber(ARGV[3])
 for i = 4, #ARGV do
   local key = ARGV[1] .. g .. ':' .. ARGV[i]
+  local f = redis.call('ZSCORE', key, 'f')
+  if f then
+    local floor = -tonumber(f)
+    if id > floor then
+      redis.call('ZADD', key, ARGV[2], ARGV[2])
+      local raised = trim(key, floor, size)
+      if raised ~= floor then redis.call('ZADD', key, -raised, 'f') end
+    end
+  elseif redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, ARGV[2], ARGV[2])
+  end
+end
+return 1
+"""
+
+# The same with the users in one comma-separated argument (a follower list as MySQL gives it):
+# KEYS[1] generation; ARGV base, post id, size, "id,id,...".
+_ADD_CSV = _TRIM + """
+local g = redis.call('GET', KEYS[1]) or '0'
+local id = tonumber(ARGV[2])
+local size = tonumber(ARGV[3])
+for user in string.gmatch(ARGV[4], '[^,]+') do
+  local key = ARGV[1] .. g .. ':' .. user
   local f = redis.call('ZSCORE', key, 'f')
   if f then
     local floor = -tonumber(f)
@@ -323,7 +347,7 @@ class Timelines:
             ids = [r["id"] for r in await self.app[DB].fetchall(Q.timeline.follower_rows, args)]
         return [user_id, *ids]
 
-    async def _each_batch(self, what: str, name: str, first: list[object], users: list[int]) -> None:
+    async def _each_batch(self, what: str, name: str, first: list[object], users: list[Any]) -> None:
         if not self.enabled:
             return
         if not await self._clean():
@@ -346,12 +370,37 @@ class Timelines:
             return []
         return [r["id"] for r in await self.app[DB].fetchall(Q.hashtags.followers_of_tags, {"tag_ids": tag_ids})]
 
-    async def post_created(self, author_id: int, post_id: int) -> None:
-        if self.enabled:
-            tag_ids = [r["tag_id"] for r in await self.app[DB].fetchall(Q.hashtags.post_tag_ids, {"post_id": post_id})]
-            users = await self._followers(author_id, skip_muters=True)
-            users += await self._tag_readers(author_id, tag_ids)
-            await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(users)))
+    async def post_created(self, author_id: int, post_id: int, tag_ids: list[int] | None = None,
+                           reads: Sequence[tuple[str, Any]] = ()) -> list[Result]:
+        """tag_ids: the tags the post carries (None: read them). Its readers (the author, the
+        followers, the tags' followers) are read in one round trip, with the caller's `reads`
+        (statements to run after the COMMIT, e.g. the post's document) → their results."""
+        fan_out = self.enabled
+        async with self.app[DB].connection() as c:
+            if not fan_out:
+                return await c.batch(*reads) if reads else []
+            if tag_ids is None:
+                tag_ids = [r["tag_id"] for r in await c.fetchall(Q.hashtags.post_tag_ids, {"post_id": post_id})]
+            args = {"user_id": author_id, "skip_muters": True}
+            first = [(Q.timeline.follower_ids, args)]
+            if tag_ids:
+                first.append((Q.timeline.tags_followed, {"tag_ids": tag_ids}))
+            results = await c.batch(*first, *reads)
+            n, csv = results[0].rows[0]["n"], results[0].rows[0]["ids"] or ""
+            ids: list[int] = []
+            if n > FANOUT_BATCH or (n and csv.count(",") + 1 != n):
+                # Many followers (a script call each FANOUT_BATCH), or more than GROUP_CONCAT holds.
+                ids, csv = [r["id"] for r in await c.fetchall(Q.timeline.follower_rows, args)], ""
+            if tag_ids and results[1].rows:
+                ids += [r["id"] for r in await c.fetchall(Q.hashtags.tag_readers,
+                                                          {"tag_ids": tag_ids, "author_id": author_id})]
+        # The author's and the followers' timelines in one script call, the followers as MySQL
+        # listed them (one argument: nothing to parse or encode per follower).
+        users = f"{author_id},{csv}" if csv else str(author_id)
+        await self._each_batch("fan-out", "add_csv", [post_id, self.size], [users])
+        if ids:
+            await self._each_batch("fan-out", "add", [post_id, self.size], list(dict.fromkeys(ids)))
+        return results[len(first):]
 
     async def post_deleted(self, author_id: int, post_id: int, tag_ids: list[int]) -> None:
         if self.enabled:
@@ -372,7 +421,7 @@ class Timelines:
         await self._each_batch("invalidation", "drop", [], list(user_ids))
 
 
-_SOURCES = {"read": _READ, "finish": _FINISH, "add": _ADD, "remove": _REMOVE, "drop": _DROP}
+_SOURCES = {"read": _READ, "finish": _FINISH, "add": _ADD, "add_csv": _ADD_CSV, "remove": _REMOVE, "drop": _DROP}
 
 
 def setup(app: web.Application) -> None:
@@ -391,8 +440,11 @@ def of(app: web.Application) -> Timelines:
 
 # Hooks for the write paths (server/posts.py, server/follows.py), after COMMIT.
 
-async def post_created(app: web.Application, author_id: int, post_id: int) -> None:
-    await of(app).post_created(author_id, post_id)
+async def post_created(app: web.Application, author_id: int, post_id: int,
+                       tag_ids: list[int] | None = None, reads: Sequence[tuple[str, Any]] = ()) -> list[Result]:
+    """tag_ids: the post's tags when the caller knows them (None: read). reads: statements to
+    run after the COMMIT in the fan-out's round trip → their results."""
+    return await of(app).post_created(author_id, post_id, tag_ids, reads)
 
 
 async def post_deleted(app: web.Application, author_id: int, post_id: int, tag_ids: list[int]) -> None:

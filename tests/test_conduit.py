@@ -572,3 +572,30 @@ async def test_article_documents_keep_text_and_fallback_slugs(client):
     assert ISO_MS.match(native["createdAt"]) and native["favorited"] is False and native["favoritesCount"] == 0
     got = (await (await client.get(f"/api/articles/{native['slug']}")).json())["article"]
     assert got["body"] == "é" and got["slug"] == native["slug"]
+
+
+async def test_create_article_slugs_and_tags_in_one_transaction(client, make_user):
+    # The slug goes into the INSERT unless another post's stored slug or a slugless titled post's
+    # fallback slug ("<title>-<id>") already answers to it; with or without tags.
+    jake = await make_user()
+    post = await (await client.post("/api/v1/posts", json={"content": "c", "title": "Hello World"},
+                                    headers=jake.headers)).json()
+    auth = {"Authorization": f"Token {jake.access_token}"}
+    resp = await client.post("/api/articles", headers=auth, json={"article": {
+        "title": f"Hello World {post['id']}", "description": "d", "body": "b #Tagged", "tagList": ["x", "Y"]}})
+    art = (await resp.json())["article"]
+    assert art["slug"].startswith(f"hello-world-{post['id']}-") and art["slug"] != f"hello-world-{post['id']}"
+    assert art["tagList"] == ["x", "Y"]
+    resp = await client.post("/api/articles", headers=auth, json={"article": {
+        "title": "Plain", "description": "d", "body": "b", "tagList": []}})
+    a1 = (await resp.json())["article"]
+    resp = await client.post("/api/articles", headers=auth, json={"article": {
+        "title": "Plain", "description": "d", "body": "b"}})
+    a2 = (await resp.json())["article"]
+    assert a1["slug"] == "plain" and a2["slug"].startswith("plain-") and a2["tagList"] == []
+    me = await (await client.get(f"/api/v1/users/{jake.id}", headers=jake.headers)).json()
+    assert me["posts_count"] == 4
+    tagged = await (await client.get("/api/articles?tag=tagged")).json()
+    assert [a["slug"] for a in tagged["articles"]] == [art["slug"]]
+    tagged = await (await client.get("/api/articles?tag=y")).json()
+    assert [a["slug"] for a in tagged["articles"]] == [art["slug"]]

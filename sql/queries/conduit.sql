@@ -204,6 +204,10 @@ SELECT tag_id FROM post_tags WHERE post_id = %(post_id)s
 -- name: delete_post_tag!
 DELETE FROM post_tags WHERE post_id = %(post_id)s AND tag_id = %(tag_id)s
 
+-- name: post_tag_rows*!
+-- A new article's rows (server/articles.py create_article), in tag id order, one multi-row INSERT.
+INSERT INTO post_tags (post_id, tag_id, position) VALUES (%s, %s, %s)
+
 -- name: put_post_tag!
 INSERT INTO post_tags (post_id, tag_id, position) VALUES (%(post_id)s, %(tag_id)s, %(position)s)
 ON DUPLICATE KEY UPDATE position = VALUES(position)

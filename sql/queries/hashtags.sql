@@ -29,6 +29,10 @@ SELECT tag_id, position FROM post_hashtags WHERE post_id = %(post_id)s
 INSERT INTO post_hashtags (post_id, tag_id, user_id, position)
 VALUES (%(post_id)s, %(tag_id)s, %(user_id)s, %(position)s)
 
+-- name: post_add_rows*!
+-- A new post's rows (server/posts.py write_post), in tag id order, one multi-row INSERT.
+INSERT INTO post_hashtags (post_id, tag_id, user_id, position) VALUES (%s, %s, %s, %s)
+
 -- name: post_move!
 UPDATE post_hashtags SET position = %(position)s WHERE post_id = %(post_id)s AND tag_id = %(tag_id)s
 

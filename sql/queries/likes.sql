@@ -12,6 +12,36 @@ UPDATE posts SET likes_count = likes_count + %(delta)s WHERE id = %(post_id)s
 -- name: post_likes_count$
 SELECT likes_count FROM posts WHERE id = %(post_id)s
 
+-- One like or unlike in one round trip (server/likes.py _post_like), after posts.lock:
+
+-- name: post_target^
+-- The post's author (id, state), the blocks between liker and author, and what a `like`
+-- notification needs (notifications.sql actor, for recipient = the author; `muted`: the author
+-- mutes the liker with notifications). Primary-key lookups only; no locks.
+SELECT p.user_id AS author_id, a.state AS author_state,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = %(user_id)s AND b.target_id = p.user_id) AS blocking,
+       EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = p.user_id AND b.target_id = %(user_id)s) AS blocked_by,
+       EXISTS (SELECT 1 FROM mutes mu
+               WHERE mu.user_id = p.user_id AND mu.target_id = u.id AND mu.notifications
+                 AND (mu.expires_at IS NULL OR mu.expires_at > UTC_TIMESTAMP(3))) AS muted,
+       (SELECT ns.disabled FROM notification_settings ns WHERE ns.user_id = p.user_id) AS disabled,
+       u.username, u.full_name, COALESCE(u.image_url, m.storage_key) AS avatar_key
+FROM posts p
+JOIN users a ON a.id = p.user_id
+JOIN users u ON u.id = %(user_id)s
+LEFT JOIN media m ON m.id = u.avatar_media_id
+WHERE p.id = %(post_id)s
+
+-- name: mark_changed!
+-- Whether the like_post / unlike_post just before changed a row (this connection's variable).
+SET @chatter_like_changed = ROW_COUNT()
+
+-- name: bump_post_changed!
+UPDATE posts SET likes_count = likes_count + %(delta)s WHERE id = %(post_id)s AND @chatter_like_changed > 0
+
+-- name: post_likes_changed^
+SELECT @chatter_like_changed > 0 AS changed, likes_count FROM posts WHERE id = %(post_id)s
+
 -- name: like_comment!
 INSERT IGNORE INTO comment_likes (comment_id, user_id) VALUES (%(comment_id)s, %(user_id)s)
 

@@ -6,7 +6,9 @@
 UPDATE users SET posts_count = posts_count + %(delta)s WHERE id = %(user_id)s
 
 -- name: create<!
-INSERT INTO posts (user_id, title, content) VALUES (%(user_id)s, %(title)s, %(content)s)
+-- slug and description: an article's (server/articles.py), NULL for a native post.
+INSERT INTO posts (user_id, title, content, slug, description)
+VALUES (%(user_id)s, %(title)s, %(content)s, %(slug)s, %(description)s)
 
 -- name: lock^
 SELECT id, user_id FROM posts WHERE id = %(id)s FOR UPDATE

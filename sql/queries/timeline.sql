@@ -25,3 +25,8 @@ WHERE followee_id = %(user_id)s
 -- zone is UTC), or NULL: a cached home timeline is only good until then.
 SELECT CAST(UNIX_TIMESTAMP(MIN(expires_at)) * 1000 AS UNSIGNED) FROM mutes
 WHERE user_id = %(user_id)s AND expires_at > UTC_TIMESTAMP(3)
+
+-- name: tags_followed
+-- Whether anyone follows one of these tags (ix_tag_follows_tag): only then are the tags' readers
+-- (hashtags.sql tag_readers, whose planning alone costs several times this) read.
+SELECT 1 AS followed FROM tag_follows WHERE tag_id IN %(tag_ids)s LIMIT 1
