@@ -2,7 +2,7 @@
 -- a cached timeline holds.
 
 -- name: follower_ids^
--- Everyone following user_id (ix_follows_followee (followee_id, id), covering), as one
+-- Everyone following user_id (ix_follows_followee (followee_id, id, follower_id), covering: 0016), as one
 -- comma-separated string: one row to read instead of one per follower. n tells a string cut
 -- at group_concat_max_len (then follower_rows is used). skip_muters: not those who mute user_id
 -- (their home feed leaves user_id's posts out); the muters are read once (ix_mutes_target) and
