@@ -116,6 +116,18 @@ def search_paths(cur, rng: random.Random, lo: int, hi: int, users: tuple[int, in
     return paths
 
 
+def vocabulary(cur, rng: random.Random, lo: int, hi: int, sample: int = 200, limit: int = 2000) -> list[str]:
+    """Words of random seeded posts, for the text of the posts the write scenarios create: new posts
+    then read like the seeded ones, and search's index of the newest posts (which those scenarios
+    fill) matches the search scenario's words as the seeded posts do."""
+    if hi < lo:
+        return []
+    ids = sorted({rng.randint(lo, hi) for _ in range(sample)})
+    cur.execute("SELECT content FROM posts WHERE id IN %s", (ids,))
+    found = {w for r in cur.fetchall() for w in _SEARCH_WORD.findall(r[0].lower()) if len(w) >= 3}
+    return sorted(found)[:limit]
+
+
 def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids: list[int] | None = None,
          seed: int = 1, password: str | None = None, cold_count: int = 0,
          filtered_count: int = 0, filter_size: int = FILTER_SIZE) -> dict:
@@ -154,6 +166,7 @@ def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids:
                     "GROUP BY ph.tag_id, t.name ORDER BY COUNT(*) DESC, t.name LIMIT 50")
         tags = [r[0] for r in cur.fetchall()]
         search = search_paths(cur, rng, *ranges["posts"], ranges["users"])
+        words = vocabulary(cur, rng, *ranges["posts"])
         logins = []
         if sample:
             cur.execute("SELECT username FROM users WHERE id IN %s ORDER BY id", (sample[:200],))
@@ -165,7 +178,7 @@ def mint(config: Config, conn: pymysql.Connection, count: int = 1000, heavy_ids:
                       ranges["posts"][1]),
         "tokens": tokens, "heavy_tokens": heavy_tokens, "cold_tokens": cold_tokens,
         "filtered_tokens": filtered_tokens, "logins": logins, "tags": tags, "search": search,
-        "password": password,
+        "words": words, "password": password,
     }
 
 
@@ -188,6 +201,7 @@ def to_lua(data: dict) -> str:
     parts.append("  search = {" + ", ".join(_lua_str(p) for p in data.get("search", [])) + "},\n")
     parts.append("  logins = {" + ", ".join(_lua_str(u) for u in data["logins"]) + "},\n")
     parts.append("  tags = {" + ", ".join(_lua_str(t) for t in data.get("tags", [])) + "},\n")
+    parts.append("  words = {" + ", ".join(_lua_str(w) for w in data.get("words", [])) + "},\n")
     parts.append(f"  password = {_lua_str(data.get('password') or '')},\n}}\n")
     return "".join(parts)
 

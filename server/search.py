@@ -16,7 +16,8 @@ the newest WINDOW posts; that index holds between WINDOW and twice as many posts
 rebuilds it), so the same words match a few hundred entries. Only when fewer than FEW posts of the
 window match does a second statement read every match of all time from ft_posts_text, and only if
 there are at most PROBE: the words' matches in the recent index, scaled to all posts, say whether
-there can be (else that statement is not run: for common words it is the expensive one). Phrases
+there can be (else that statement is not run: for common words it is the expensive one), and
+within PROBE_BUDGET seconds (else the window's are kept). Phrases
 are checked with REGEXP on the rows read, never with InnoDB's phrase search (which re-reads every
 post holding the words). The ranked candidates are the same for every viewer: they are cached in
 Redis for search.cache_ttl seconds, and each request filters them for its viewer (blocks, mutes,
@@ -38,12 +39,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymysql
 import redis.exceptions
 from aiohttp import web
 
 from server import accounts
 from server.accounts import Client
-from server.db import Conn, Database, Tx
+from server.db import Conn, Database, Tx, error_code
 from server.documents import post_docs
 from server.errors import BadRequest
 from server.keys import CONFIG, DB, REDIS, SERVICES
@@ -60,11 +62,15 @@ MAX_TERMS = 8  # words and phrases used; later ones are ignored
 CANDIDATES = 300  # the newest this many matches are ranked ...
 WINDOW = 20_000  # ... found among the newest this many posts (post_search_recent);
 FEW = 10  # with fewer matches there, every match of all time is ranked instead ...
-PROBE = 200  # ... if there are at most this many
+PROBE = 200  # ... if there are at most this many,
+PROBE_BUDGET = 0.1  # ... found within this many seconds
 REBUILD_AT = 2  # post_search_recent is rebuilt once it spans this many windows
 REBUILD_LOCK = "chatter.search_recent"  # a MariaDB named lock: one rebuild at a time
 USER_CANDIDATES = 2_000  # matches read from each prefix index (username, full name)
 
+# max_statement_time exceeded: ER_STATEMENT_TIMEOUT (1969), or, inside InnoDB's full-text search,
+# the handler's HA_ERR_ABORTED_BY_USER (188, which the server passes on as is); ER_QUERY_INTERRUPTED.
+STATEMENT_TIMEOUT = {1969, 188, 1317}
 _REDIS_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
 
 # The server's tokenizer (MariaDB defaults; tests/test_search.py checks them against the server).
@@ -288,7 +294,12 @@ async def _all_matches(c: Any, args: dict[str, Any], newest: int) -> list[int] |
         span = max(newest - extent["oldest"] + 1, 1) if extent["older"] else newest
         if extent["matches"] * newest / span > PROBE:
             return None
-    hits = await c.fetchall(Q.search.post_matches, {**args, "probe": PROBE + 1})
+    try:
+        hits = await c.fetchall(Q.search.post_matches, {**args, "probe": PROBE + 1, "budget": PROBE_BUDGET})
+    except pymysql.err.MySQLError as exc:
+        if error_code(exc) not in STATEMENT_TIMEOUT:
+            raise
+        return None  # words common in the past: their match set takes longer than the budget
     if len(hits) > PROBE:
         return None
     return [h["id"] for h in sorted(hits, key=lambda h: (h["score"], h["id"]), reverse=True)]

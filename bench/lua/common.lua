@@ -73,8 +73,10 @@ function send_json(method, path, token, body)
   return wrk.format(method, path, headers_for(token, body ~= nil), body)
 end
 
-local words = {"lorem", "ipsum", "dolor", "sit", "amet", "bench", "chatter", "post", "hello",
-               "world", "coffee", "morning", "today", "again", "quick", "brown", "fox"}
+-- The words of created posts: the seeded posts' (data.lua `words`, bench/tokens.py vocabulary), so
+-- that new posts read like the seeded ones; a fixed list without them.
+local words = (D.words and #D.words > 0) and D.words or {"lorem", "ipsum", "dolor", "sit", "amet", "bench",
+               "chatter", "post", "hello", "world", "coffee", "morning", "today", "again", "quick", "brown", "fox"}
 
 function random_text(n)
   local out = {}

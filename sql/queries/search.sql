@@ -12,6 +12,10 @@
 -- Up to %(probe)s matches (phrases checked on the rows) with their scores, in no order: when they
 -- are all there is, they are the candidates; when there are more, posts_recent's are. Each is a
 -- row read (by FTS_DOC_ID, then the primary key), mostly of old posts: that is what %(probe)s bounds.
+-- The match set of words common in the past but rare lately is what it cannot bound: the
+-- statement is given %(budget)s seconds (MariaDB's max_statement_time), then server/search.py
+-- keeps the window's candidates.
+SET STATEMENT max_statement_time = %(budget)s FOR
 SELECT p.id, MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE) AS score
 FROM posts p
 WHERE MATCH (p.title, p.content) AGAINST (%(against)s IN BOOLEAN MODE)
