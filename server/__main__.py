@@ -94,8 +94,11 @@ def _run_gunicorn(config) -> None:
             "--workers", str(config.server.workers),
             "--bind", f"{config.http.host}:{config.http.port}",
             "--graceful-timeout", str(int(config.server.shutdown_timeout)),
-            "--access-logfile", "-" if config.log.level == "DEBUG" else "/dev/null",
             "--chdir", str(ROOT)]
+    # An access log only at DEBUG: with any --access-logfile (even /dev/null) aiohttp's worker formats
+    # a line per request, written to nowhere (seen in the ws_chat profile, profiles/chat/).
+    if config.log.level == "DEBUG":
+        argv[-2:-2] = ["--access-logfile", "-"]
     log.info("serving on http://%s:%s with %d workers", config.http.host, config.http.port,
              config.server.workers)
     os.execvpe(argv[0], argv, env)
