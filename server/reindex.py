@@ -8,6 +8,7 @@ tags change join (or leave) the home timelines of the tags' followers, as after 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -26,19 +27,21 @@ async def reindex(app: web.Application, batch: int = BATCH) -> dict[str, int]:
     """Every post and comment → {"posts": read again, "comments": read again, "tags_changed":
     posts whose tags changed, "mentions_added": mention rows added}."""
     done = {"posts": 0, "comments": 0, "tags_changed": 0, "mentions_added": 0}
-    after = 0
-    while (last := await app[DB].fetchval(Q.reindex.last_post_in_batch, {"after": after, "limit": batch})) is not None:
-        for row in await app[DB].fetchall(Q.reindex.posts_in, {"after": after, "last": last}):
-            await _post(app, row, done)
-        after = last
-        log.info("reindex: posts up to %s", last)
-    after = 0
-    while (last := await app[DB].fetchval(Q.reindex.last_comment_in_batch, {"after": after, "limit": batch})) is not None:
-        for row in await app[DB].fetchall(Q.reindex.comments_in, {"after": after, "last": last}):
-            await _comment(app, row, done)
-        after = last
-        log.info("reindex: comments up to %s", last)
+    async for row in _rows(app, Q.reindex.last_post_in_batch, Q.reindex.posts_in, batch, "posts"):
+        await _post(app, row, done)
+    async for row in _rows(app, Q.reindex.last_comment_in_batch, Q.reindex.comments_in, batch, "comments"):
+        await _comment(app, row, done)
     return done
+
+
+async def _rows(app: web.Application, last_q: str, rows_q: str, batch: int, what: str) -> AsyncIterator[dict[str, Any]]:
+    """The rows of rows_q, a batch of ids (last_q: the batch's last id) at a time, in id order."""
+    after = 0
+    while (last := await app[DB].fetchval(last_q, {"after": after, "limit": batch})) is not None:
+        for row in await app[DB].fetchall(rows_q, {"after": after, "last": last}):
+            yield row
+        after = last
+        log.info("reindex: %s up to %s", what, last)
 
 
 async def _post(app: web.Application, row: dict[str, Any], done: dict[str, int]) -> None:

@@ -145,35 +145,12 @@ redis.call('EXPIRE', key, ARGV[7])
 return 1
 """
 
-# KEYS[1] generation; ARGV base, post id, size, users...
-_ADD = _TRIM + """
+# The post (ARGV[2]) into one user's cached timeline, if there is one and the post is above its floor.
+_ADD_TO = _TRIM + """
 local g = redis.call('GET', KEYS[1]) or '0'
 local id = tonumber(ARGV[2])
 local size = tonumber(ARGV[3])
-for i = 4, #ARGV do
-  local key = ARGV[1] .. g .. ':' .. ARGV[i]
-  local f = redis.call('ZSCORE', key, 'f')
-  if f then
-    local floor = -tonumber(f)
-    if id > floor then
-      redis.call('ZADD', key, ARGV[2], ARGV[2])
-      local raised = trim(key, floor, size)
-      if raised ~= floor then redis.call('ZADD', key, -raised, 'f') end
-    end
-  elseif redis.call('EXISTS', key) == 1 then
-    redis.call('ZADD', key, ARGV[2], ARGV[2])
-  end
-end
-return 1
-"""
-
-# The same with the users in one comma-separated argument (a follower list as MySQL gives it):
-# KEYS[1] generation; ARGV base, post id, size, "id,id,...".
-_ADD_CSV = _TRIM + """
-local g = redis.call('GET', KEYS[1]) or '0'
-local id = tonumber(ARGV[2])
-local size = tonumber(ARGV[3])
-for user in string.gmatch(ARGV[4], '[^,]+') do
+local function add(user)
   local key = ARGV[1] .. g .. ':' .. user
   local f = redis.call('ZSCORE', key, 'f')
   if f then
@@ -187,6 +164,18 @@ for user in string.gmatch(ARGV[4], '[^,]+') do
     redis.call('ZADD', key, ARGV[2], ARGV[2])
   end
 end
+"""
+
+# KEYS[1] generation; ARGV base, post id, size, users...
+_ADD = _ADD_TO + """
+for i = 4, #ARGV do add(ARGV[i]) end
+return 1
+"""
+
+# The same with the users in one comma-separated argument (a follower list as MySQL gives it):
+# KEYS[1] generation; ARGV base, post id, size, "id,id,...".
+_ADD_CSV = _ADD_TO + """
+for user in string.gmatch(ARGV[4], '[^,]+') do add(user) end
 return 1
 """
 
