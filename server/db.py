@@ -151,15 +151,15 @@ class Conn:
             statement = _statement(sql, args)
             done = _prepared_on.setdefault(self.raw, set())
             if statement is not None and (statement[0] in done or len(done) < PREPARED_PER_CONNECTION):
-                return await self._execute_prepared(*statement, args)
+                return await self._execute_prepared(*statement, args, done)
         async with self.raw.cursor(DictCursor) as cur:
             await cur.execute(sql, args)
             return list(await cur.fetchall())
 
-    async def _execute_prepared(self, name: str, text: str, order: tuple[str, ...],
-                                args: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _execute_prepared(self, name: str, text: str, order: tuple[str, ...], args: dict[str, Any],
+                                done: set[str]) -> list[dict[str, Any]]:
         """EXECUTE name USING the arguments (escaped as execute() binds them), after PREPARE on a
-        connection that has not got it (or lost it)."""
+        connection that has not got it (or lost it); done: the names this connection has prepared."""
         escape = self.raw.escape
         values = []
         for value in (args[k] for k in order):
@@ -168,7 +168,6 @@ class Conn:
             else:
                 values.append(escape(value))
         run = f"EXECUTE {name}" + (f" USING {', '.join(values)}" if values else "")
-        done = _prepared_on.setdefault(self.raw, set())
         async with self.raw.cursor(DictCursor) as cur:
             for attempt in (1, 2):
                 if name not in done:

@@ -180,22 +180,22 @@ export function postCard(post, { full = false, onDeleted = null, onEdit = null }
   return card;
 }
 
-// A post's bookmark (private to its owner): PUT / DELETE /api/v1/posts/{id}/bookmark.
-export function bookmarkButton(post) {
-  let on = !!post.bookmarked;
-  const button = h("button", { type: "button", class: "link-button bookmark" });
-  const paint = () => {
-    button.textContent = on ? "Saved" : "Save";
-    button.setAttribute("aria-pressed", String(on));
-    button.setAttribute("aria-label", on ? "Remove bookmark" : "Bookmark");
+// A pressed/unpressed button for a PUT / DELETE toggle that answers `{[key]: bool}`: paint(button,
+// state) draws each state, done(state, answer) follows a change.
+export function toggleButton({ state, path, key, cls, paint, done = () => {} }) {
+  const button = h("button", { type: "button", class: cls });
+  const draw = () => {
+    button.setAttribute("aria-pressed", String(state));
+    paint(button, state);
   };
-  paint();
+  draw();
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const path = `/api/v1/posts/${post.id}/bookmark`;
-      on = (on ? await api.del(path) : await api.put(path)).bookmarked;
-      paint();
+      const answer = state ? await api.del(path) : await api.put(path);
+      state = !!answer[key];
+      draw();
+      done(state, answer);
     } catch (e) {
       toast(e.detail || e.message, "error");
     } finally {
@@ -203,6 +203,17 @@ export function bookmarkButton(post) {
     }
   });
   return button;
+}
+
+// A post's bookmark (private to its owner): PUT / DELETE /api/v1/posts/{id}/bookmark.
+export function bookmarkButton(post) {
+  return toggleButton({
+    state: !!post.bookmarked, path: `/api/v1/posts/${post.id}/bookmark`, key: "bookmarked", cls: "link-button bookmark",
+    paint: (button, on) => {
+      button.textContent = on ? "Saved" : "Save";
+      button.setAttribute("aria-label", on ? "Remove bookmark" : "Bookmark");
+    },
+  });
 }
 
 // "edited" on a post's own page opens its earlier versions (GET /api/v1/posts/{id}/history).
@@ -260,29 +271,15 @@ export function confirmButton(label, question, action, name = null) {
 }
 
 export function followButton(user, onChange = () => {}) {
-  const button = h("button", { type: "button", class: "follow" });
-  let following = !!user.following;
-  const paint = () => {
-    button.textContent = following ? "Following" : "Follow";
-    button.setAttribute("aria-pressed", String(following));
-    button.setAttribute("aria-label", `${following ? "Unfollow" : "Follow"} ${user.username}`);
-    button.classList.toggle("primary", !following);
-  };
-  paint();
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      const result = following ? await api.del(`/api/v1/users/${user.id}/follow`) : await api.put(`/api/v1/users/${user.id}/follow`);
-      following = result.following;
-      paint();
-      onChange(result);
-    } catch (e) {
-      toast(e.detail || e.message, "error");
-    } finally {
-      button.disabled = false;
-    }
+  return toggleButton({
+    state: !!user.following, path: `/api/v1/users/${user.id}/follow`, key: "following", cls: "follow",
+    paint: (button, following) => {
+      button.textContent = following ? "Following" : "Follow";
+      button.setAttribute("aria-label", `${following ? "Unfollow" : "Follow"} ${user.username}`);
+      button.classList.toggle("primary", !following);
+    },
+    done: (_, answer) => onChange(answer),
   });
-  return button;
 }
 
 export function userRow(user) {

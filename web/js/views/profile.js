@@ -2,36 +2,25 @@
 
 import * as api from "../api.js";
 import { avatar, busy, clearErrors, displayName, field, h, plural, selectField, showErrors, time, toast } from "../dom.js";
-import { confirmButton, followButton, pager, postCard, uploadItem, userRow } from "../components.js";
+import { confirmButton, followButton, pager, postCard, toggleButton, uploadItem, userRow } from "../components.js";
 
 const lookup = (username, signal) => api.get("/api/v1/users/lookup", { username }, { signal });
 
-// A pressed/unpressed button for a PUT/DELETE relation (block, mute) that answers `{[key]: bool}`.
+// A block or mute button: PUT / DELETE /api/v1/users/{id}/{path}, answering `{[key]: bool}`.
 function relationButton(user, { key, path, on, off, onChange = () => {} }) {
-  const button = h("button", { type: "button", class: `relation relation-${key}` });
-  let state = !!user[key];
-  const paint = () => {
-    button.textContent = state ? off : on;
-    button.setAttribute("aria-pressed", String(state));
-    button.setAttribute("aria-label", `${state ? off : on} ${user.username}`);
-    button.classList.toggle("danger", !state && key === "blocking");
-  };
-  paint();
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      const result = state ? await api.del(`/api/v1/users/${user.id}/${path}`) : await api.put(`/api/v1/users/${user.id}/${path}`);
-      state = !!result[key];
-      paint();
-      toast(`${state ? (key === "blocking" ? "Blocked" : "Muted") : (key === "blocking" ? "Unblocked" : "Unmuted")} @${user.username}.`);
+  const [done, undone] = key === "blocking" ? ["Blocked", "Unblocked"] : ["Muted", "Unmuted"];
+  return toggleButton({
+    state: !!user[key], path: `/api/v1/users/${user.id}/${path}`, key, cls: `relation relation-${key}`,
+    paint: (button, state) => {
+      button.textContent = state ? off : on;
+      button.setAttribute("aria-label", `${state ? off : on} ${user.username}`);
+      button.classList.toggle("danger", !state && key === "blocking");
+    },
+    done: (state) => {
+      toast(`${state ? done : undone} @${user.username}.`);
       onChange(state);
-    } catch (e) {
-      toast(e.detail || e.message, "error");
-    } finally {
-      button.disabled = false;
-    }
+    },
   });
-  return button;
 }
 
 // "Report": a small disclosure form (reason + optional comment) → POST /api/v1/reports.

@@ -1,8 +1,8 @@
 // Search (posts by full text, people and tags by prefix) and a tag's page (its posts, follow).
 
 import * as api from "../api.js";
-import { busy, field, h, toast } from "../dom.js";
-import { pager, postCard, userRow } from "../components.js";
+import { field, h, toast } from "../dom.js";
+import { pager, postCard, toggleButton, userRow } from "../components.js";
 
 const KINDS = [["posts", "Posts"], ["users", "People"], ["tags", "Tags"]];
 
@@ -71,26 +71,15 @@ export async function tagView(ctx) {
   });
   let follow = null;
   if (api.loggedIn()) {
-    let following = await followsTag(tag, ctx.signal);
-    follow = h("button", { type: "button", class: "follow" });
-    const paint = () => {
-      follow.textContent = following ? "Following" : "Follow";
-      follow.setAttribute("aria-pressed", String(following));
-      follow.setAttribute("aria-label", `${following ? "Unfollow" : "Follow"} #${tag}`);
-      follow.classList.toggle("primary", !following);
-    };
-    paint();
-    follow.addEventListener("click", async () => {
-      const path = `/api/v1/tags/${encodeURIComponent(tag)}/follow`;
-      try {
-        const result = await busy(follow, () => (following ? api.del(path) : api.put(path)), "…");
-        following = result.following;
-        toast(following ? `Posts with #${tag} will show in your home feed.` : `You no longer follow #${tag}.`);
-      } catch (e) {
-        toast(e.detail || e.message, "error");
-      } finally {
-        paint();
-      }
+    follow = toggleButton({
+      state: await followsTag(tag, ctx.signal), path: `/api/v1/tags/${encodeURIComponent(tag)}/follow`,
+      key: "following", cls: "follow",
+      paint: (button, following) => {
+        button.textContent = following ? "Following" : "Follow";
+        button.setAttribute("aria-label", `${following ? "Unfollow" : "Follow"} #${tag}`);
+        button.classList.toggle("primary", !following);
+      },
+      done: (following) => toast(following ? `Posts with #${tag} will show in your home feed.` : `You no longer follow #${tag}.`),
     });
   }
   await feed.ready;
